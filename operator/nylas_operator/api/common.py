@@ -21,18 +21,18 @@ API_VERSION = f"{GROUP}/{VERSION}"
 # Same-namespace object names (DNS-1123 subdomain), as Kubernetes names Secrets.
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # Keys of a Secret's data map.
-SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
+SECRET_KEY = r"^[-._a-zA-Z0-9]+$"  # noqa: S105 (a pattern, not a secret)
 # A Go-style duration made of whole or decimal units, e.g. "5m", "90s", "1h30m".
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 # A pragmatic mailbox address check (the provider is the real judge).
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-# An https URL, or an http URL whose host is a loopback address (local emulator, port-forward).
-# The 127/8 check is a full dotted quad so that e.g. http://127.example.com is not "loopback".
-URL_RULE = (
-    "isURL(self) && (url(self).getScheme() == 'https' || (url(self).getScheme() == 'http' && "
-    "(url(self).getHostname() == 'localhost' || url(self).getHostname() == '::1' "
-    "|| url(self).getHostname().matches('^127\\\\.[0-9]{1,3}\\\\.[0-9]{1,3}\\\\.[0-9]{1,3}$'))))"
+# An https URL with a host, or an http URL whose host is a loopback address (local emulator,
+# port-forward). The loopback check is a regex over the bounded URL string rather than over
+# url(self).getHostname(): the apiserver cannot bound the cost of matching an unbounded result.
+LOOPBACK_HTTP = (
+    r"^http://(localhost|127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|\[::1\])(:[0-9]{1,5})?([/?#].*)?$"
 )
+URL_MESSAGE = "must be an https URL (plain http is allowed only for localhost, 127.x.x.x and [::1])"
 
 
 def cel(rule: str, message: str, **extra: str) -> dict[str, str]:
@@ -47,6 +47,12 @@ def validations(*rules: dict[str, str]) -> dict[str, Any]:
 def cel_quote(text: str) -> str:
     """`text` as a single-quoted CEL string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+URL_RULE = (
+    "isURL(self) && ((url(self).getScheme() == 'https' && url(self).getHostname() != '') || "
+    f"self.matches({cel_quote(LOOPBACK_HTTP)}))"
+)
 
 
 def _checked_schema(pattern: str, message: str, *, max_length: int, min_length: int = 1) -> dict[str, Any]:
@@ -80,21 +86,27 @@ SecretKey = Annotated[
     str,
     StringConstraints(pattern=SECRET_KEY, min_length=1, max_length=253),
     WithJsonSchema(
-        _checked_schema(SECRET_KEY, "must be a Secret data key: letters, digits, '-', '_' and '.'", max_length=253)
+        _checked_schema(
+            SECRET_KEY, "must be a Secret data key: letters, digits, '-', '_' and '.'", max_length=253
+        )
     ),
 ]
 Duration = Annotated[
     str,
     StringConstraints(pattern=DURATION, min_length=1, max_length=32),
     WithJsonSchema(
-        _checked_schema(DURATION, "must be a duration such as 90s, 5m or 1h30m (units ms, s, m, h)", max_length=32)
+        _checked_schema(
+            DURATION, "must be a duration such as 90s, 5m or 1h30m (units ms, s, m, h)", max_length=32
+        )
     ),
 ]
 Email = Annotated[
     str,
     StringConstraints(pattern=EMAIL, min_length=3, max_length=320),
     WithJsonSchema(
-        _checked_schema(EMAIL, "must be an email address such as user@example.com", max_length=320, min_length=3)
+        _checked_schema(
+            EMAIL, "must be an email address such as user@example.com", max_length=320, min_length=3
+        )
     ),
 ]
 # One OAuth scope; bounded so that CEL rules over scope lists stay within the cost budget.
@@ -104,9 +116,7 @@ Scope = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 class CamelModel(BaseModel):
     """Kubernetes field names are camelCase; Python attributes stay snake_case."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
 
 class SecretKeySelector(CamelModel):

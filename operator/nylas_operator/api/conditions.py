@@ -37,8 +37,8 @@ class Reason:
     RECONCILE_SUCCESS: Final = "ReconcileSuccess"
     RECONCILE_ERROR: Final = "ReconcileError"
     RESOLVED: Final = "Resolved"
-    SECRET_NOT_FOUND: Final = "SecretNotFound"
-    SECRET_KEY_NOT_FOUND: Final = "SecretKeyNotFound"
+    SECRET_NOT_FOUND: Final = "SecretNotFound"  # noqa: S105 (a reason)
+    SECRET_KEY_NOT_FOUND: Final = "SecretKeyNotFound"  # noqa: S105 (a reason)
     INVALID_SERVICE_ACCOUNT_KEY: Final = "InvalidServiceAccountKey"
     CONNECTOR_NOT_FOUND: Final = "ConnectorNotFound"
     CONNECTOR_NOT_READY: Final = "ConnectorNotReady"

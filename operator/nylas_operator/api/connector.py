@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field
 
 from nylas_operator.api.common import (
     DELETION_POLICY_DESCRIPTION,
+    URL_MESSAGE,
     URL_RULE,
     CamelModel,
     Condition,
@@ -25,20 +26,7 @@ Region = Literal["us", "eu"]
 class NylasApplication(CamelModel):
     """The Nylas application the connector lives on, and how to reach its API."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "additionalProperties": False,
-            **validations(
-                cel(
-                    f"!has(self.apiUrl) || ({URL_RULE.replace('self', 'self.apiUrl')})",
-                    "spec.application.apiUrl must be an https URL (http is allowed only for "
-                    "localhost/127.0.0.1/::1)",
-                    fieldPath=".apiUrl",
-                    reason="FieldValueInvalid",
-                )
-            ),
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"additionalProperties": False})
 
     api_key_secret_ref: SecretKeySelector = Field(
         description="The Nylas API key of the application, read from a Secret in this namespace. "
@@ -57,6 +45,7 @@ class NylasApplication(CamelModel):
     api_url: str | None = Field(
         default=None,
         max_length=2048,
+        json_schema_extra=validations(cel(URL_RULE, URL_MESSAGE)),
         description="Override of the Nylas API base URL (private endpoints, the local emulator). "
         "Must be https, or http on a loopback address.",
     )
@@ -68,7 +57,9 @@ class ProviderApp(CamelModel):
     model_config = ConfigDict(json_schema_extra={"additionalProperties": False})
 
     client_id: str = Field(
-        min_length=1, max_length=256, description="Client id of the provider app (Azure app id / GCP client id)."
+        min_length=1,
+        max_length=256,
+        description="Client id of the provider app (Azure app id / GCP client id).",
     )
     client_secret_ref: SecretKeySelector = Field(
         description="Client secret of the provider app, read from a Secret in this namespace."
@@ -139,7 +130,9 @@ class NylasConnectorStatus(CamelModel):
     observed_generation: int | None = Field(
         default=None, description="The metadata.generation last reconciled."
     )
-    conditions: list[Condition] = Field(default_factory=list, description="Ready, Synced, CredentialsResolved.")
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Ready, Synced, CredentialsResolved."
+    )
     provider: str | None = Field(default=None, description="The provider of the Nylas connector.")
     active_credential_id: str | None = Field(
         default=None, description="The connector's default credential id in Nylas, if any."

@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field
 
 from nylas_operator.api.common import (
     DELETION_POLICY_DESCRIPTION,
+    URL_MESSAGE,
     URL_RULE,
     CamelModel,
     Condition,
@@ -44,17 +45,13 @@ class AdminConsentSpec(CamelModel):
                 ),
                 cel(
                     "!has(self.scopes) || size(self.scopes) == 0 || !(self.tenant in "
-                    + "[" + ", ".join(f"'{t}'" for t in SHARED_TENANTS) + "])",
+                    + "["
+                    + ", ".join(f"'{t}'" for t in SHARED_TENANTS)
+                    + "])",
                     "custom scopes need a specific tenant: set spec.adminConsent.tenant to the customer's "
                     "tenant id or domain (Microsoft cannot consent custom scopes for 'common', "
                     "'organizations' or 'consumers')",
                     fieldPath=".scopes",
-                ),
-                cel(
-                    f"!has(self.redirectUri) || ({URL_RULE.replace('self', 'self.redirectUri')})",
-                    "spec.adminConsent.redirectUri must be an https URL (http is allowed only for "
-                    "localhost/127.0.0.1/::1)",
-                    fieldPath=".redirectUri",
                 ),
             ),
         }
@@ -85,6 +82,7 @@ class AdminConsentSpec(CamelModel):
     redirect_uri: str | None = Field(
         default=None,
         max_length=2048,
+        json_schema_extra=validations(cel(URL_RULE, URL_MESSAGE)),
         description="Where Nylas sends the administrator after consent. Defaults to the operator's "
         "callback URL (--callback-url). With a URL of your own, record consent by annotation.",
     )
@@ -109,9 +107,14 @@ class NylasCredentialSpec(CamelModel):
             "additionalProperties": False,
             **validations(
                 cel(
-                    "self.type == 'adminconsent' ? !has(self.serviceAccount) : !has(self.adminConsent)",
-                    "spec.adminConsent is only valid with type adminconsent, and spec.serviceAccount only "
-                    "with type serviceaccount",
+                    "self.type == 'adminconsent' || !has(self.adminConsent)",
+                    "spec.adminConsent is only valid with type adminconsent",
+                    fieldPath=".adminConsent",
+                ),
+                cel(
+                    "self.type == 'serviceaccount' || !has(self.serviceAccount)",
+                    "spec.serviceAccount is only valid with type serviceaccount",
+                    fieldPath=".serviceAccount",
                 ),
                 cel(
                     "self.type != 'serviceaccount' || has(self.serviceAccount)",
@@ -160,14 +163,18 @@ class ConsentRecord(CamelModel):
         description="Stable key of the scope set: 'default' (the app's permissions) or a hash of the scopes."
     )
     scopes: list[str] | None = Field(default=None, description="The scopes of this set (none = default).")
-    consent_url: str | None = Field(default=None, description="The URL an Entra administrator opens to consent.")
+    consent_url: str | None = Field(
+        default=None, description="The URL an Entra administrator opens to consent."
+    )
     state_hash: str | None = Field(
         default=None, description="SHA-256 of the single-use state token in the consent URL."
     )
     requested_at: str | None = Field(default=None, description="When the consent URL was issued (RFC 3339).")
     expires_at: str | None = Field(default=None, description="When the consent URL's state expires.")
     granted_at: str | None = Field(default=None, description="When the consent was recorded (RFC 3339).")
-    granted_by: str | None = Field(default=None, description="How consent was recorded: callback or annotation.")
+    granted_by: str | None = Field(
+        default=None, description="How consent was recorded: callback or annotation."
+    )
     settled_at: str | None = Field(
         default=None, description="grantedAt + scope-cache delay: grants are created after this time."
     )
@@ -178,8 +185,12 @@ class ConsentRecord(CamelModel):
 class NylasCredentialStatus(CamelModel):
     """Observed state of a connector credential."""
 
-    phase: str | None = Field(default=None, description="Pending, AwaitingConsent, ConsentSettling, Ready, Failed.")
-    observed_generation: int | None = Field(default=None, description="The metadata.generation last reconciled.")
+    phase: str | None = Field(
+        default=None, description="Pending, AwaitingConsent, ConsentSettling, Ready, Failed."
+    )
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation last reconciled."
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Ready, Synced, CredentialsResolved, ConsentGranted, ConsentSettled.",

@@ -81,16 +81,22 @@ class ServiceAccountGrantStatus(CamelModel):
         default=None,
         description="Pending, AwaitingConsent, ConsentSettling, Creating, Ready, Degraded or Failed.",
     )
-    observed_generation: int | None = Field(default=None, description="The metadata.generation last reconciled.")
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation last reconciled."
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Ready, Synced, CredentialsResolved, ConsentGranted, ConsentSettled.",
     )
     grant_id: str | None = Field(default=None, description="The grant's id in Nylas.")
     provider: str | None = Field(default=None, description="google or microsoft.")
-    credential_id: str | None = Field(default=None, description="The Nylas credential the grant was created with.")
+    credential_id: str | None = Field(
+        default=None, description="The Nylas credential the grant was created with."
+    )
     grant_status: str | None = Field(default=None, description="Nylas's grant_status: valid or invalid.")
-    consent_url: str | None = Field(default=None, description="Microsoft: the admin-consent URL this grant waits for.")
+    consent_url: str | None = Field(
+        default=None, description="Microsoft: the admin-consent URL this grant waits for."
+    )
     eligible_at: str | None = Field(
         default=None, description="Microsoft: the grant is created no earlier than this time (RFC 3339)."
     )
