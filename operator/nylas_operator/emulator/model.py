@@ -1,0 +1,83 @@
+"""The records the emulator keeps in memory (one Nylas application's connectors, credentials, grants).
+
+Owns the shapes only; rules that change them live in `state.py`, JSON views in `views.py`.
+Secret-bearing fields are excluded from `repr` so a failing test never prints them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Application:
+    id: str
+    api_key: str = field(repr=False)
+    name: str
+    redirect_uris: tuple[str, ...] | None = None
+
+
+@dataclass
+class Connector:
+    id: str
+    app_id: str
+    provider: str
+    name: str
+    settings: dict[str, str] = field(repr=False)
+    scope: list[str]
+    active_credential_id: str | None
+    created_at: int
+    updated_at: int
+    seq: int
+
+
+@dataclass
+class Credential:
+    id: str
+    app_id: str
+    provider: str
+    name: str
+    credential_type: str
+    data: dict[str, str] = field(repr=False)
+    created_at: int
+    updated_at: int
+    seq: int
+
+
+@dataclass
+class Grant:
+    id: str
+    app_id: str
+    provider: str
+    email: str
+    credential_id: str | None
+    scope: list[str]
+    settings: dict[str, Any]
+    grant_status: str
+    created_at: int
+    updated_at: int
+    seq: int
+
+
+@dataclass
+class Consent:
+    """The last admin decision for one adminconsent credential."""
+
+    credential_id: str
+    app_id: str
+    approved: bool
+    decided_at: float
+    tenant: str | None
+
+
+@dataclass
+class ConsentTicket:
+    """A prompt page waiting for a person to click Approve or Deny."""
+
+    id: str
+    app_id: str
+    credential_id: str
+    redirect_uri: str
+    state: str | None
+    created_at: float
