@@ -1,0 +1,12 @@
+//go:build tools
+
+// Package tools pins the Kubernetes commands the test control plane is built from.
+// Nothing here is compiled into the operator; nylas_operator/devcluster/build.py builds them.
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	// kubectl is built only when no kubectl >= 1.33 is installed; pinned here so go.sum covers it.
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
