@@ -98,7 +98,7 @@ def test_cluster_build_without_go_prints_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert "Go toolchain is missing" in lines[0] and "https://go.dev/dl/" in lines[0]
+    assert "Go toolchain is missing" in lines[0] and "golang >= 1.24" in lines[0]
 
 
 def test_free_ports_are_distinct_loopback_ports() -> None:
