@@ -1,0 +1,104 @@
+{{/* Names, labels and the operator's arguments, shared by every template. */}}
+
+{{- define "nylas-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "nylas-operator.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nylas-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "nylas-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "nylas-operator.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "nylas-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: nylas-operator
+{{- end -}}
+
+{{- define "nylas-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "nylas-operator.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nylas-operator.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The public callback URL: explicit, else derived from the ingress host. */}}
+{{- define "nylas-operator.callbackUrl" -}}
+{{- if .Values.operator.callbackUrl -}}
+{{- .Values.operator.callbackUrl -}}
+{{- else if and .Values.ingress.enabled .Values.ingress.host -}}
+{{- printf "%s://%s/consent/callback" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Arguments after the image's entrypoint (`nylas-operator run`). */}}
+{{- define "nylas-operator.args" -}}
+{{- if .Values.watchNamespaces }}
+{{- range .Values.watchNamespaces }}
+- --namespace={{ . }}
+{{- end }}
+{{- else }}
+- --all-namespaces
+{{- end }}
+- --callback-listen=0.0.0.0:{{ .Values.ports.callback }}
+{{- with (include "nylas-operator.callbackUrl" .) }}
+- --callback-url={{ . }}
+{{- end }}
+- --health-listen=0.0.0.0:{{ .Values.ports.health }}
+{{- if .Values.metrics.enabled }}
+- --metrics-listen=0.0.0.0:{{ .Values.ports.metrics }}
+{{- end }}
+- --log-level={{ .Values.operator.logLevel }}
+- --log-format={{ .Values.operator.logFormat }}
+- --scope-cache-delay={{ .Values.operator.scopeCacheDelay }}
+- --drift-interval={{ .Values.operator.driftInterval }}
+{{- range .Values.operator.extraArgs }}
+- {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* Permissions on the operator's own kinds, Secrets and Events: one list, used by the
+ClusterRole (all namespaces) or by one Role per watched namespace. */}}
+{{- define "nylas-operator.workloadRules" -}}
+- apiGroups: ["nylas-operator.io"]
+  resources: ["nylasconnectors", "nylascredentials", "serviceaccountgrants"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["nylas-operator.io"]
+  resources: ["nylasconnectors/status", "nylascredentials/status", "serviceaccountgrants/status"]
+  verbs: ["get", "patch", "update"]
+# Referenced Secrets (API keys, client secrets) are read and watched for rotation; grant output
+# Secrets are written. No delete: output Secrets are owned by their grant and garbage-collected.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch", "create", "update", "patch"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end -}}

@@ -1,0 +1,239 @@
+"""The chart rendered with several value sets (`helm lint`, `helm template`): structure and drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from chart_tools import CHART, ROOT, by_kind, container, helm_path, load_generator, one, render, run, template
+
+VALUE_SETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "namespaced": {"watchNamespaces": ["team-a", "team-b"]},
+    "exposed": {
+        "ingress": {
+            "enabled": True,
+            "className": "nginx",
+            "host": "nylas.example.com",
+            "tls": {"enabled": True, "secretName": "nylas-tls"},
+        },
+        "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+        "networkPolicy": {
+            "enabled": True,
+            "callbackFrom": [{"namespaceSelector": {"matchLabels": {"name": "ingress"}}}],
+        },
+        "argocd": {"healthChecks": {"enabled": True}},
+    },
+    "minimal": {
+        "crds": {"install": False},
+        "metrics": {"enabled": False, "serviceMonitor": {"enabled": True}},
+        "rbac": {"clusterScanning": False},
+    },
+}
+CLUSTER_SCOPED = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Namespace"}
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_helm_lint(name: str, tmp_path: Path) -> None:
+    vf = tmp_path / "v.yaml"
+    vf.write_text(yaml.safe_dump(VALUE_SETS[name]))
+    result = run([str(helm_path()), "lint", "--strict", str(CHART), "-f", str(vf)])
+    assert "0 chart(s) failed" in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_every_namespaced_object_names_its_namespace(name: str, tmp_path: Path) -> None:
+    objects = render(VALUE_SETS[name], tmp_path, namespace="ops")
+    for obj in objects:
+        if obj["kind"] in CLUSTER_SCOPED:
+            assert "namespace" not in obj["metadata"], obj["kind"]
+        elif obj["kind"] in ("Role", "RoleBinding"):
+            assert obj["metadata"]["namespace"] in ("ops", *VALUE_SETS[name].get("watchNamespaces", []))
+        else:
+            assert obj["metadata"]["namespace"] == "ops", obj["kind"]
+
+
+def test_default_deployment_is_one_restricted_recreated_replica(tmp_path: Path) -> None:
+    objects = render({}, tmp_path)
+    deploy = one(objects, "Deployment")
+    assert deploy["spec"]["replicas"] == 1
+    assert deploy["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deploy["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    c = container(objects)
+    sc = c["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+    assert c["args"] == [
+        "--all-namespaces",
+        "--callback-listen=0.0.0.0:8081",
+        "--health-listen=0.0.0.0:8080",
+        "--metrics-listen=0.0.0.0:9090",
+        "--log-level=info",
+        "--log-format=json",
+        "--scope-cache-delay=5m",
+        "--drift-interval=30m",
+    ]
+    assert c["image"] == "ghcr.io/nylas-operator/nylas-operator:0.1.0"
+    assert {p["name"] for p in c["ports"]} == {"callback", "health", "metrics"}
+    assert one(objects, "Service", "nylas-operator")["spec"]["ports"][0]["targetPort"] == "callback"
+    assert one(objects, "Service", "nylas-operator-metrics")["spec"]["ports"][0]["targetPort"] == "metrics"
+    for absent in ("Ingress", "ServiceMonitor", "NetworkPolicy", "ConfigMap"):
+        assert not by_kind(objects, absent), absent
+
+
+def test_default_rbac_is_one_cluster_role_plus_the_own_namespace(tmp_path: Path) -> None:
+    objects = render({}, tmp_path)
+    roles = {o["metadata"]["name"]: o for o in by_kind(objects, "ClusterRole")}
+    assert set(roles) == {"nylas-operator", "nylas-operator-scanning"}
+    scanning = roles["nylas-operator-scanning"]["rules"]
+    # kopf observes namespaces only when it serves a list of them: not in all-namespaces mode.
+    assert scanning == [
+        {
+            "apiGroups": ["apiextensions.k8s.io"],
+            "resources": ["customresourcedefinitions"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+    for rule in roles["nylas-operator"]["rules"]:
+        assert "delete" not in rule["verbs"] and "*" not in rule["verbs"], rule
+        assert "*" not in rule["resources"], rule
+    (self_role,) = by_kind(objects, "Role")
+    assert self_role["metadata"]["name"] == "nylas-operator-self"
+    assert self_role["rules"] == [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch"]}
+    ]
+
+
+def test_namespaced_mode_has_roles_per_namespace_and_nothing_broad_cluster_wide(tmp_path: Path) -> None:
+    objects = render(VALUE_SETS["namespaced"], tmp_path)
+    assert [o["metadata"]["name"] for o in by_kind(objects, "ClusterRole")] == ["nylas-operator-scanning"]
+    (scanning,) = by_kind(objects, "ClusterRole")
+    for rule in scanning["rules"]:
+        assert rule["verbs"] == ["get", "list", "watch"]
+        assert rule["resources"] in (["customresourcedefinitions"], ["namespaces"])
+    roles = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in by_kind(objects, "Role")}
+    assert roles == {
+        ("team-a", "nylas-operator"),
+        ("team-b", "nylas-operator"),
+        ("nylas-operator", "nylas-operator-self"),
+    }
+    assert len(by_kind(objects, "RoleBinding")) == 3
+    args = container(objects)["args"]
+    assert "--namespace=team-a" in args and "--namespace=team-b" in args
+    assert "--all-namespaces" not in args
+
+
+def test_exposed_set_renders_ingress_callback_url_monitoring_and_argocd(tmp_path: Path) -> None:
+    objects = render(VALUE_SETS["exposed"], tmp_path)
+    ingress = one(objects, "Ingress")["spec"]
+    assert ingress["ingressClassName"] == "nginx"
+    assert ingress["tls"] == [{"hosts": ["nylas.example.com"], "secretName": "nylas-tls"}]
+    (rule,) = ingress["rules"]
+    assert rule["host"] == "nylas.example.com"
+    assert rule["http"]["paths"][0]["path"] == "/consent"
+    assert "--callback-url=https://nylas.example.com/consent/callback" in container(objects)["args"]
+    monitor = one(objects, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    metrics_svc = one(objects, "Service", "nylas-operator-metrics")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= metrics_svc["metadata"]["labels"].items()
+    policy = one(objects, "NetworkPolicy")["spec"]
+    assert policy["policyTypes"] == ["Ingress"]
+    assert policy["ingress"][0]["from"] == [{"namespaceSelector": {"matchLabels": {"name": "ingress"}}}]
+    health = one(objects, "ConfigMap", "nylas-operator-argocd-health")["data"]
+    lua = (CHART / "files" / "argocd" / "health.lua").read_text()
+    for kind in ("NylasConnector", "NylasCredential", "ServiceAccountGrant"):
+        assert health[f"resource.customizations.health.nylas-operator.io_{kind}"].strip() == lua.strip()
+
+
+def test_explicit_callback_url_wins(tmp_path: Path) -> None:
+    objects = render({"operator": {"callbackUrl": "https://cb.example.com/consent/callback"}}, tmp_path)
+    assert "--callback-url=https://cb.example.com/consent/callback" in container(objects)["args"]
+
+
+def test_minimal_set_renders_no_crds_no_metrics_and_no_cluster_scope(tmp_path: Path) -> None:
+    objects = render(VALUE_SETS["minimal"], tmp_path)
+    for absent in ("CustomResourceDefinition", "ServiceMonitor"):
+        assert not by_kind(objects, absent)
+    assert [o["metadata"]["name"] for o in by_kind(objects, "Service")] == ["nylas-operator"]
+    assert not any(a.startswith("--metrics-listen") for a in container(objects)["args"])
+    assert [o["metadata"]["name"] for o in by_kind(objects, "ClusterRole")] == ["nylas-operator"]
+
+
+def test_crds_are_kept_on_uninstall_unless_told_otherwise(tmp_path: Path) -> None:
+    kept = by_kind(render({}, tmp_path), "CustomResourceDefinition")
+    assert len(kept) == 3
+    assert all(c["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"} for c in kept)
+    dropped = by_kind(render({"crds": {"keep": False}}, tmp_path), "CustomResourceDefinition")
+    assert len(dropped) == 3
+    assert all("annotations" not in c["metadata"] for c in dropped)
+
+
+@pytest.mark.parametrize(
+    ("values", "error"),
+    [
+        ({"bogus": 1}, "additional properties 'bogus' not allowed"),
+        ({"operator": {"logFormat": "xml"}}, "logFormat"),
+        ({"operator": {"scopeCacheDelay": "five minutes"}}, "scopeCacheDelay"),
+        ({"watchNamespaces": ["Not_A_Namespace"]}, "watchNamespaces"),
+        ({"ingress": {"tsl": {}}}, "additional properties 'tsl' not allowed"),
+        (
+            {"ingress": {"enabled": True, "host": "x.example.com", "tls": {"enabled": True}}},
+            "secretName is required",
+        ),
+    ],
+)
+def test_bad_values_are_rejected(values: dict[str, Any], error: str, tmp_path: Path) -> None:
+    result = template(values, tmp_path, check=False)
+    assert result.returncode != 0
+    assert error in result.stderr
+
+
+def test_chart_crds_match_crds_dir() -> None:
+    generator = load_generator()
+    expected = generator.expected_chart_crds()
+    on_disk = {p.name: p.read_text() for p in (CHART / "templates" / "crds").glob("*.yaml")}
+    assert on_disk == expected, "chart CRDs drifted from crds/: run `python charts/generate.py crds`"
+    assert len(expected) == 3
+
+
+def test_rendered_crds_equal_crds_dir_but_for_metadata(tmp_path: Path) -> None:
+    rendered = {c["metadata"]["name"]: c for c in by_kind(render({}, tmp_path), "CustomResourceDefinition")}
+    for path in sorted((ROOT / "crds").glob("*.yaml")):
+        source = yaml.safe_load(path.read_text())
+        ours = rendered.pop(source["metadata"]["name"])
+        assert {k: v for k, v in ours.items() if k != "metadata"} == {
+            k: v for k, v in source.items() if k != "metadata"
+        }
+    assert not rendered
+
+
+def test_deploy_dir_matches_the_chart() -> None:
+    generator = load_generator()
+    expected = generator.expected_deploy()
+    deploy = ROOT / "deploy"
+    on_disk = {p.name: p.read_text() for p in deploy.iterdir() if p.is_file()}
+    assert on_disk == expected, "deploy/ drifted from the chart: run `python charts/generate.py deploy`"
+
+
+def test_the_generator_check_mode_reports_drift_and_writes_nothing(tmp_path: Path) -> None:
+    generator = load_generator()
+    (tmp_path / "stale.yaml").write_text("old\n")
+    (tmp_path / "same.yaml").write_text("same\n")
+    expected = {"same.yaml": "same\n", "new.yaml": "new\n"}
+    drifted = generator.sync(expected, tmp_path, check=True, pattern="*.yaml")
+    assert sorted(Path(d.split(" ")[0]).name for d in drifted) == ["new.yaml", "stale.yaml"]
+    assert not (tmp_path / "new.yaml").exists() and (tmp_path / "stale.yaml").exists()
+    generator.sync(expected, tmp_path, check=False, pattern="*.yaml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.yaml", "same.yaml"]
+    assert generator.sync(expected, tmp_path, check=True, pattern="*.yaml") == []
