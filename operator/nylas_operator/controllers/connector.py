@@ -1,0 +1,162 @@
+"""NylasConnector: create-or-adopt the one connector per (application, provider).
+
+Owns: the connector reconcile (GET, then POST or PATCH with the full settings when the spec or a
+referenced Secret changed; the client secret is write-only in Nylas, so Secret resourceVersions in
+status tell when to resend it), the Conflict between two objects claiming the same connector, and
+its deletion (waits while credentials use it; ``Delete`` removes it from Nylas).
+Does not own: credentials (``credential.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from nylas_operator import nylas
+from nylas_operator.api import conditions as c
+from nylas_operator.api.connector import NylasConnectorSpec
+from nylas_operator.controllers import deletion
+from nylas_operator.controllers.claims import Claimant
+from nylas_operator.controllers.context import Context
+from nylas_operator.controllers.references import SecretValues, Unresolved, app_key
+from nylas_operator.controllers.status import Report
+from nylas_operator.kube import CONNECTORS, CREDENTIALS
+
+
+def claim_key(spec: NylasConnectorSpec) -> tuple[str, Any, str]:
+    return ("connector", app_key(spec), spec.provider)
+
+
+def claimant(body: Mapping[str, Any]) -> Claimant:
+    meta = body["metadata"]
+    return Claimant(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        uid=meta["uid"],
+        created=str(meta.get("creationTimestamp", "")),
+        established=c.is_true((body.get("status") or {}).get("conditions"), c.READY),
+    )
+
+
+def desired_settings(spec: NylasConnectorSpec, client_secret: Any) -> nylas.models.ConnectorSettings:
+    app = spec.provider_app
+    if spec.provider == "google":
+        return nylas.GoogleConnectorSettings(
+            client_id=app.client_id, client_secret=client_secret, topic_name=app.topic_name
+        )
+    return nylas.MicrosoftConnectorSettings(
+        client_id=app.client_id, client_secret=client_secret, tenant=app.tenant
+    )
+
+
+def needs_update(
+    current: nylas.Connector, spec: NylasConnectorSpec, changed_secrets: bool, new_gen: bool
+) -> bool:
+    """Scopes or echoed settings differ, a Secret was rotated, or the spec changed since last time."""
+    if changed_secrets or new_gen:
+        return True
+    if sorted(current.scope) != sorted(spec.scopes or []):
+        return True
+    echoed = current.settings
+    app = spec.provider_app
+    return any(
+        key in echoed and echoed[key] != value
+        for key, value in (
+            ("client_id", app.client_id),
+            ("tenant", app.tenant),
+            ("topic_name", app.topic_name),
+        )
+        if value is not None
+    )
+
+
+async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> None:
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
+    app = app_key(spec)
+    report.set(provider=spec.provider, apiUrl=app.base_url)
+    winner = ctx.claims.claim(claim_key(spec), claimant(body))
+    if winner.uid != meta["uid"]:
+        raise Unresolved(
+            c.Reason.CONFLICT,
+            f"NylasConnector {winner.namespace}/{winner.name} already manages the {spec.provider} connector "
+            f"of Nylas application {app.application_id}; Nylas allows one per provider",
+            terminal=True,
+        )
+    values = SecretValues()
+    api_key = await values.read(ctx.kube, namespace, spec.application.api_key_secret_ref, "Nylas API key")
+    secret = await values.read(
+        ctx.kube, namespace, spec.provider_app.client_secret_ref, "provider client secret"
+    )
+    report.condition(c.CREDENTIALS_RESOLVED, True, c.Reason.RESOLVED)
+    client = ctx.clients.get(app, api_key)
+    settings = desired_settings(spec, secret)
+    try:
+        current: nylas.Connector | None = await client.connectors.get(spec.provider)
+    except nylas.NylasNotFoundError:
+        current = None
+    old = report.old
+    if current is None:
+        current = await client.connectors.create(
+            nylas.ConnectorCreate(
+                provider=nylas.Provider(spec.provider),
+                settings=settings,
+                scope=spec.scopes,
+                name=f"k8s:{namespace}/{name}",
+            )
+        )
+        report.event("Normal", "Created", f"created the {spec.provider} connector in Nylas")
+    elif needs_update(
+        current,
+        spec,
+        changed_secrets=old.get("secretVersions") != values.versions,
+        new_gen=old.get("observedGeneration") != report.generation,
+    ):
+        current = await client.connectors.update(
+            spec.provider, nylas.ConnectorUpdate(settings=settings, scope=spec.scopes)
+        )
+        if not c.is_true(old.get("conditions"), c.READY) and old.get("phase") is None:
+            report.event("Normal", "Adopted", f"adopted the existing {spec.provider} connector in Nylas")
+    users = await deletion.users_of_connector(ctx, namespace, name)
+    report.set(
+        activeCredentialId=current.active_credential_id, secretVersions=values.versions, users=len(users)
+    )
+    report.ready()
+    if not c.is_true(old.get("conditions"), c.READY):
+        report.dependents.extend((CREDENTIALS, namespace, n) for n in users)
+
+
+async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    users = await deletion.users_of_connector(ctx, namespace, name)
+    await deletion.wait_while_in_use(ctx, CONNECTORS, body, users, "NylasCredential")
+    spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
+    key = claim_key(spec)
+    was_winner = (w := ctx.claims.winner(key)) is not None and w.uid == meta["uid"]
+    others = ctx.claims.others(key, meta["uid"])
+    ctx.claims.release_all(meta["uid"])
+    ctx.waker.forget((CONNECTORS, namespace, name))
+    await ctx.waker.bump_all([(CONNECTORS, o.namespace, o.name) for o in others], "claim-released")
+    if spec.deletion_policy != "Delete" or not was_winner:
+        return
+    if await deletion.skip_when_paused(ctx, body):
+        return
+    client = await deletion.client_for(ctx, namespace, spec)
+    if client is None:
+        await deletion.orphan(
+            ctx, body, "connector", "neither its API key Secret nor a cached client is left"
+        )
+        return
+    await deletion.nylas_delete(
+        ctx, body, runtime, lambda: client.connectors.delete(spec.provider), "connector"
+    )
+
+
+def register(registry: kopf.OperatorRegistry) -> None:
+    from nylas_operator.controllers import handlers
+
+    handlers.register_kind(registry, CONNECTORS, reconcile, delete)

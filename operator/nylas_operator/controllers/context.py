@@ -1,0 +1,50 @@
+"""What every handler needs, built once at startup and kept on kopf's ``memo``.
+
+Owns: the ``Context`` dataclass (settings, Kubernetes helper, Nylas client pool, claims, waker,
+consent index, drift registry, clock). Handlers get it with ``context_of(memo)``; unit tests build
+one with fakes. Does not own: creating the pieces (``runner.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from nylas_operator.controllers.claims import Claims
+from nylas_operator.controllers.clients import ClientPool
+from nylas_operator.controllers.waker import Waker
+from nylas_operator.kube import Kube
+from nylas_operator.settings import OperatorSettings
+
+if TYPE_CHECKING:
+    from nylas_operator.controllers.consent import ConsentIndex
+    from nylas_operator.controllers.drift import DriftRegistry
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    settings: OperatorSettings
+    kube: Kube
+    clients: ClientPool
+    waker: Waker
+    consents: ConsentIndex
+    drift: DriftRegistry
+    claims: Claims = field(default_factory=Claims)
+    clock: Callable[[], datetime] = utcnow
+    metrics: Any = None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+def context_of(memo: Any) -> Context:
+    ctx = getattr(memo, "ctx", None)
+    if not isinstance(ctx, Context):
+        raise RuntimeError("the operator context is missing: the startup handler did not run")
+    return ctx

@@ -1,0 +1,291 @@
+"""NylasCredential: the connector credential, by deterministic name, plus Microsoft admin consent.
+
+Owns: resolving the credential data (Azure app or the Google JSON key, validated before anything
+is sent), create-or-adopt by the name ``k8s:<namespace>/<name>`` (a crash between the Nylas create
+and the status write heals by lookup), resending the data when a referenced Secret changed, the
+consent records per scope set (``consent.plan_consent``), waking grants when consent changes, and
+deletion. Does not own: the consent callback (``consent.py``) or grants (``grant.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from nylas_operator import nylas
+from nylas_operator.api import conditions as c
+from nylas_operator.api.credential import SHARED_TENANTS, NylasCredentialSpec
+from nylas_operator.controllers import consent, deletion, metrics
+from nylas_operator.controllers.context import Context
+from nylas_operator.controllers.references import (
+    Parent,
+    SecretValues,
+    Unresolved,
+    app_key,
+    load_connector,
+    parse_service_account_key,
+)
+from nylas_operator.controllers.status import Report
+from nylas_operator.kube import CREDENTIALS, GRANTS
+
+TYPE_OF_PROVIDER = {"microsoft": "adminconsent", "google": "serviceaccount"}
+
+
+def nylas_name(namespace: str, name: str) -> str:
+    return f"k8s:{namespace}/{name}"
+
+
+async def credential_data(
+    ctx: Context, namespace: str, spec: NylasCredentialSpec, values: SecretValues
+) -> nylas.models.CredentialData:
+    if spec.type == "serviceaccount":
+        if spec.service_account is None:
+            raise Unresolved(
+                c.Reason.INVALID_SERVICE_ACCOUNT_KEY, "spec.serviceAccount is missing", terminal=True
+            )
+        ref = spec.service_account.key_secret_ref
+        raw = await values.read(ctx.kube, namespace, ref, "Google service account key")
+        return parse_service_account_key(raw, f"Secret {ref.name!r} key {ref.key!r}")
+    ac = spec.admin_consent
+    tenant = ac.tenant if ac else "common"
+    if ac is not None and ac.client_id and ac.client_secret_ref:
+        secret = await values.read(ctx.kube, namespace, ac.client_secret_ref, "Azure app client secret")
+        return nylas.AdminConsentCredentialData(tenant=tenant, client_id=ac.client_id, client_secret=secret)
+    return nylas.AdminConsentCredentialData(tenant=tenant)
+
+
+async def ensure_in_nylas(
+    client: nylas.NylasClient, provider: str, name: str, data: Any, report: Report, rotated: bool
+) -> nylas.Credential:
+    existing: nylas.Credential | None = None
+    known_id = report.old.get("credentialId")
+    if known_id:
+        try:
+            existing = await client.credentials.get(provider, known_id)
+        except (nylas.NylasNotFoundError, nylas.NylasBadRequestError):
+            existing = None
+    if existing is None:
+        existing = await client.credentials.find_by_name(provider, name)
+        if existing is not None:
+            report.event("Normal", "Adopted", f"adopted the existing Nylas credential {name}")
+            rotated = True  # its data is unknown: send ours
+    if existing is None:
+        kind = (
+            nylas.CredentialType.ADMINCONSENT
+            if provider == "microsoft"
+            else nylas.CredentialType.SERVICEACCOUNT
+        )
+        created = await client.credentials.create(
+            provider, nylas.CredentialCreate(name=name, credential_type=kind, credential_data=data)
+        )
+        report.event("Normal", "Created", f"created the Nylas credential {name}")
+        return created
+    if rotated:
+        return await client.credentials.update(
+            provider, existing.id, nylas.CredentialUpdate(credential_data=data)
+        )
+    return existing
+
+
+def needed_scope_sets(spec: NylasCredentialSpec, grants: list[dict[str, Any]]) -> dict[str, list[str] | None]:
+    base = spec.admin_consent.scopes if spec.admin_consent else None
+    needed: dict[str, list[str] | None] = {consent.scope_set_key(base): base}
+    for grant in grants:
+        scopes = (grant.get("spec") or {}).get("scopes")
+        if scopes and not grant["metadata"].get("deletionTimestamp"):
+            needed.setdefault(consent.scope_set_key(scopes), scopes)
+    return needed
+
+
+async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> None:
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    spec = NylasCredentialSpec.model_validate(body.get("spec") or {})
+    connector: Parent = await load_connector(ctx.kube, namespace, spec.connector_ref.name)
+    provider = connector.spec.provider
+    if TYPE_OF_PROVIDER[provider] != spec.type:
+        raise Unresolved(
+            c.Reason.WRONG_PROVIDER,
+            f"type {spec.type} does not fit a {provider} connector (use {TYPE_OF_PROVIDER[provider]})",
+            terminal=True,
+        )
+    if not connector.ready:
+        raise Unresolved(c.Reason.CONNECTOR_NOT_READY, f"NylasConnector {connector.name!r} is not Ready yet")
+    values = SecretValues()
+    data = await credential_data(ctx, namespace, spec, values)
+    api_key = await SecretValues().read(
+        ctx.kube, namespace, connector.spec.application.api_key_secret_ref, "Nylas API key of the connector"
+    )
+    report.condition(c.CREDENTIALS_RESOLVED, True, c.Reason.RESOLVED)
+    app = app_key(connector.spec)
+    client = ctx.clients.get(app, api_key)
+    rotated = report.old.get("secretVersions") != values.versions
+    name_in_nylas = nylas_name(namespace, name)
+    credential = await ensure_in_nylas(client, provider, name_in_nylas, data, report, rotated)
+    ctx.clients.remember_credential(credential.id, app)
+    report.set(
+        credentialId=credential.id, nylasName=name_in_nylas, provider=provider, secretVersions=values.versions
+    )
+    grants = [
+        g
+        for g in await ctx.kube.list_objects(GRANTS, namespace)
+        if ((g.get("spec") or {}).get("credentialRef") or {}).get("name") == name
+    ]
+    report.set(users=len(grants))
+    old_consent = report.old.get("consent") or []
+    if spec.type == "adminconsent":
+        await _consent(ctx, body, report, spec, client, credential.id, grants)
+    else:
+        report.condition(c.CONSENT_GRANTED, True, c.Reason.CONSENT_NOT_REQUIRED)
+        report.condition(c.CONSENT_SETTLED, True, c.Reason.CONSENT_NOT_REQUIRED)
+        report.ready()
+    ready_changed = c.is_true(report.old.get("conditions"), c.READY) != c.is_true(report.conditions, c.READY)
+    if ready_changed or old_consent != report.get("consent"):
+        report.dependents.extend((GRANTS, namespace, g["metadata"]["name"]) for g in grants)
+
+
+async def _consent(
+    ctx: Context,
+    body: Mapping[str, Any],
+    report: Report,
+    spec: NylasCredentialSpec,
+    client: nylas.NylasClient,
+    credential_id: str,
+    grants: list[dict[str, Any]],
+) -> None:
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    ac = spec.admin_consent
+    redirect = (ac.redirect_uri if ac else None) or ctx.settings.consent.callback_url
+    delay = consent.delay_of(spec.scope_cache_delay, default=ctx.settings.consent.scope_cache_delay)
+    needed = needed_scope_sets(spec, grants)
+    tenant = ac.tenant if ac else "common"
+    if tenant in SHARED_TENANTS and any(key != consent.DEFAULT_SET for key in needed):
+        needed = {k: v for k, v in needed.items() if k == consent.DEFAULT_SET} or {consent.DEFAULT_SET: None}
+
+    def make_url(state: str, scopes: list[str] | None) -> str | None:
+        if not redirect:
+            return None
+        return client.auth.admin_consent_url(
+            credential_id=credential_id, redirect_uri=redirect, state=state, scope=scopes
+        )
+
+    annotations = dict(meta.get("annotations") or {})
+    plan = consent.plan_consent(
+        old_records=list(report.old.get("consent") or []),
+        needed=needed,
+        annotations=annotations,
+        now=report.now,
+        delay=delay,
+        state_ttl=ctx.settings.consent.state_ttl,
+        make_url=make_url,
+    )
+    for annotation in plan.remove_annotations:
+        report.annotations[annotation] = None
+    for event in plan.events:
+        report.event(*event)
+    ctx.consents.forget_credential(namespace, name)
+    for record in plan.records:
+        if record.get("stateHash"):
+            ctx.consents.register(record["stateHash"], namespace, name, record["scopeSet"])
+        if (
+            record.get("grantedAt")
+            and not _was_granted(report.old, record["scopeSet"])
+            and record.get("requestedAt")
+        ):
+            waited = c.parse_rfc3339(record["grantedAt"]) - c.parse_rfc3339(record["requestedAt"])
+            metrics.consent_waited(ctx, waited.total_seconds())
+    base = plan.records[0]
+    report.set(consent=plan.records, consentUrl=base.get("consentUrl"), settledAt=base.get("settledAt"))
+    pending = [r for r in plan.records if not r.get("grantedAt")]
+    settling = [
+        r for r in plan.records if r.get("grantedAt") and c.parse_rfc3339(r["settledAt"]) > report.now
+    ]
+    denied = [r for r in pending if r.get("error")]
+    if denied:
+        r = denied[0]
+        detail = f"{r['error']}: {r['errorDescription']}" if r.get("errorDescription") else r["error"]
+        message = f"the administrator refused consent ({detail}); a new consent URL is in status.consent"
+        report.condition(c.CONSENT_GRANTED, False, c.Reason.CONSENT_DENIED, message)
+    elif pending:
+        hint = (
+            "open status.consentUrl as an Entra administrator"
+            if redirect
+            else (
+                "no callback URL is configured: grant consent in Entra, then annotate "
+                f"{consent.ADMIN_CONSENT_ANNOTATION}=granted"
+            )
+        )
+        report.condition(
+            c.CONSENT_GRANTED, False, c.Reason.AWAITING_CONSENT, f"waiting for admin consent: {hint}"
+        )
+    else:
+        report.condition(c.CONSENT_GRANTED, True, c.Reason.CONSENT_GRANTED)
+    if pending:
+        report.condition(c.CONSENT_SETTLED, False, c.Reason.AWAITING_CONSENT, "no consent recorded yet")
+        report.not_ready(
+            c.Reason.CONSENT_DENIED if denied else c.Reason.AWAITING_CONSENT,
+            "waiting for admin consent",
+            phase=c.AWAITING_CONSENT,
+        )
+    elif settling:
+        until = min(c.parse_rfc3339(r["settledAt"]) for r in settling)
+        message = f"Microsoft caches scopes: consent is usable after {c.now_rfc3339(until)}"
+        report.condition(c.CONSENT_SETTLED, False, c.Reason.CONSENT_SETTLING, message)
+        report.not_ready(c.Reason.CONSENT_SETTLING, message, phase=c.CONSENT_SETTLING)
+        report.wake((until - report.now).total_seconds() + 0.5, "settled")
+    else:
+        report.condition(c.CONSENT_SETTLED, True, c.Reason.CONSENT_SETTLED)
+        report.ready()
+    expiries = [c.parse_rfc3339(r["expiresAt"]) for r in pending if r.get("expiresAt")]
+    if expiries:
+        report.wake((min(expiries) - report.now).total_seconds() + 1.0, "state-expired")
+
+
+def _was_granted(old: Mapping[str, Any], key: str) -> bool:
+    record = consent.find_record(dict(old), key)
+    return bool(record and record.get("grantedAt"))
+
+
+async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    users = await deletion.users_of_credential(ctx, namespace, name)
+    await deletion.wait_while_in_use(ctx, CREDENTIALS, body, users, "ServiceAccountGrant")
+    ctx.consents.forget_credential(namespace, name)
+    ctx.waker.forget((CREDENTIALS, namespace, name))
+    spec = NylasCredentialSpec.model_validate(body.get("spec") or {})
+    status = dict(body.get("status") or {})
+    credential_id, provider = status.get("credentialId"), status.get("provider")
+    if spec.deletion_policy != "Delete" or not credential_id or not provider:
+        return
+    if await deletion.skip_when_paused(ctx, body):
+        return
+    client = await _client_for_deletion(ctx, namespace, spec, str(credential_id))
+    if client is None:
+        await deletion.orphan(
+            ctx, body, "credential", "neither its connector's API key nor a cached client is left"
+        )
+        return
+    await deletion.nylas_delete(
+        ctx, body, runtime, lambda: client.credentials.delete(str(provider), str(credential_id)), "credential"
+    )
+
+
+async def _client_for_deletion(
+    ctx: Context, namespace: str, spec: NylasCredentialSpec, credential_id: str
+) -> nylas.NylasClient | None:
+    try:
+        connector = await load_connector(ctx.kube, namespace, spec.connector_ref.name, terminating_ok=True)
+        return await deletion.client_for(ctx, namespace, connector.spec)
+    except Unresolved:
+        app = ctx.clients.app_of_credential(credential_id)
+        return ctx.clients.cached(app) if app else None
+
+
+def register(registry: kopf.OperatorRegistry) -> None:
+    from nylas_operator.controllers import handlers
+
+    handlers.register_kind(registry, CREDENTIALS, reconcile, delete)

@@ -1,0 +1,122 @@
+"""Deleting objects: wait while in use, honour ``deletionPolicy``, never get stuck.
+
+Owns: counting users (credentials of a connector, grants of a credential), the ``InUse``
+condition, finding a Nylas client when the Secrets may already be gone, and the bounded retry of
+the Nylas delete call. Decisions, documented:
+- An object in use waits (condition ``InUse`` with the count, re-checked every few seconds) with
+  either policy, so that its users can still be deleted with their own policy; during namespace
+  teardown the users go first and it follows.
+- The API key is read from the connector's Secret if it still exists, else the operator's cached
+  client for that application is used (namespace teardown may delete Secrets first). With neither
+  (e.g. a restart after the Secret was deleted), the Nylas object is orphaned with a Warning event.
+- A paused object orphans its Nylas object on deletion (pause means "no Nylas writes").
+- A failing Nylas delete is retried with backoff for ``deletion_give_up``, then orphaned with a
+  Warning event: a stuck finalizer would block the namespace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import kopf
+
+from nylas_operator import nylas
+from nylas_operator.api import conditions as c
+from nylas_operator.api.connector import NylasConnectorSpec
+from nylas_operator.controllers.context import Context
+from nylas_operator.controllers.errors import backoff
+from nylas_operator.controllers.flow import is_paused
+from nylas_operator.controllers.references import SecretValues, Unresolved, app_key
+from nylas_operator.kube import CREDENTIALS, GRANTS
+
+log = logging.getLogger("nylas_operator.deletion")
+
+IN_USE_POLL = 3.0
+
+
+async def _referrers(ctx: Context, plural: str, namespace: str, ref_field: str, name: str) -> list[str]:
+    items = await ctx.kube.list_objects(plural, namespace)
+    return sorted(
+        o["metadata"]["name"]
+        for o in items
+        if ((o.get("spec") or {}).get(ref_field) or {}).get("name") == name
+    )
+
+
+async def users_of_connector(ctx: Context, namespace: str, name: str) -> list[str]:
+    return await _referrers(ctx, CREDENTIALS, namespace, "connectorRef", name)
+
+
+async def users_of_credential(ctx: Context, namespace: str, name: str) -> list[str]:
+    return await _referrers(ctx, GRANTS, namespace, "credentialRef", name)
+
+
+async def wait_while_in_use(
+    ctx: Context, plural: str, body: Mapping[str, Any], users: list[str], user_kind: str
+) -> None:
+    meta = body["metadata"]
+    status = dict(body.get("status") or {})
+    if not users:
+        return
+    message = f"deletion waits: {len(users)} {user_kind} object(s) still use it"
+    conditions = c.set_condition(
+        status.get("conditions") or [],
+        c.make_condition(c.READY, False, c.Reason.IN_USE, message, generation=meta.get("generation")),
+    )
+    if conditions != status.get("conditions") or status.get("users") != len(users):
+        await ctx.kube.patch_object(
+            plural,
+            meta["namespace"],
+            meta["name"],
+            {"status": {"conditions": conditions, "phase": c.DELETING, "users": len(users)}},
+            status=True,
+        )
+        await ctx.kube.post_event(body, "Normal", c.Reason.IN_USE, message)
+    raise kopf.TemporaryError(message, delay=IN_USE_POLL)
+
+
+async def skip_when_paused(ctx: Context, body: Mapping[str, Any]) -> bool:
+    if not is_paused(body):
+        return False
+    await ctx.kube.post_event(
+        body, "Warning", "Orphaned", "deleted while paused: the Nylas object is left in place"
+    )
+    return True
+
+
+async def client_for(ctx: Context, namespace: str, spec: NylasConnectorSpec) -> nylas.NylasClient | None:
+    """A client for the connector's application, from its Secret or else from the cache."""
+    app = app_key(spec)
+    try:
+        key = await SecretValues().read(
+            ctx.kube, namespace, spec.application.api_key_secret_ref, "Nylas API key"
+        )
+        return ctx.clients.get(app, key)
+    except Unresolved:
+        return ctx.clients.cached(app)
+
+
+async def orphan(ctx: Context, body: Mapping[str, Any], what: str, why: str) -> None:
+    log.warning("orphaning the Nylas %s of %s: %s", what, body["metadata"]["name"], why)
+    await ctx.kube.post_event(body, "Warning", "Orphaned", f"the Nylas {what} was left in place: {why}")
+
+
+async def nylas_delete(
+    ctx: Context, body: Mapping[str, Any], runtime: float, call: Callable[[], Awaitable[Any]], what: str
+) -> None:
+    """Run the delete call; 404 counts as done; failures retry until ``deletion_give_up``."""
+    try:
+        await call()
+    except nylas.NylasNotFoundError:
+        pass
+    except nylas.NylasError as exc:
+        if runtime >= ctx.settings.retry.deletion_give_up.total_seconds():
+            await orphan(ctx, body, what, f"deleting it kept failing ({exc})")
+            return
+        attempt = int(runtime // max(ctx.settings.retry.min_delay.total_seconds(), 1.0))
+        raise kopf.TemporaryError(
+            f"deleting the Nylas {what} failed: {exc}", delay=min(backoff(attempt, ctx.settings.retry), 60.0)
+        ) from None
+    await ctx.kube.post_event(body, "Normal", "Deleted", f"deleted the {what} from Nylas")

@@ -1,0 +1,84 @@
+"""The single place that decides what a failure means: give up until the input changes, or retry.
+
+Owns: ``classify()`` (a Nylas client error → ``Failure``) and the backoff arithmetic. Only input
+that a spec (or Secret) change must fix is terminal; everything else retries with a growing,
+capped, jittered delay, and a 429's ``Retry-After`` is honoured. Terminal here does not mean kopf's
+``PermanentError``: the object reports ``Failed`` and waits, and a spec or Secret change wakes it.
+Does not own: writing the outcome to status (``status.py``) or scheduling the retry (``waker.py``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nylas_operator import nylas
+from nylas_operator.api.conditions import Reason
+from nylas_operator.settings import RetrySettings
+
+# Microsoft's "consent not applied yet" answers, relayed by Nylas right after an admin consent.
+NOT_PROPAGATED_CODES = ("AADSTS65001", "Authorization_RequestDenied", "AADSTS650051", "AADSTS7000112")
+
+
+@dataclass(frozen=True)
+class Failure:
+    reason: str
+    message: str
+    terminal: bool = False
+    retry_after: float | None = None
+    """Seconds until the next attempt; None for terminal failures."""
+
+
+def backoff(attempt: int, settings: RetrySettings, rng: Callable[[], float] = random.random) -> float:
+    """Seconds before retry number ``attempt`` (0 = the first retry): doubling, capped, jittered."""
+    base: float = settings.min_delay.total_seconds() * float(2 ** min(max(attempt, 0), 20))
+    capped = min(base, settings.max_delay.total_seconds())
+    return capped * (1 - settings.jitter + settings.jitter * rng())
+
+
+def is_not_propagated(exc: nylas.NylasStatusError) -> bool:
+    """A 400/403 carrying one of Microsoft's "consent not applied yet" codes."""
+    if exc.status not in (400, 403) or exc.provider_error is None:
+        return False
+    text = f"{exc.provider_error.code or ''} {exc.provider_error.message or ''}"
+    return any(code in text for code in NOT_PROPAGATED_CODES)
+
+
+def classify(
+    exc: nylas.NylasError,
+    *,
+    attempt: int,
+    settings: RetrySettings,
+    after_consent: bool = False,
+    rng: Callable[[], float] = random.random,
+) -> Failure:
+    """Map a client error to a ``Failure``. ``after_consent``: the call was a Microsoft grant
+    creation after the settle wait, where provider refusals mean "not propagated yet"."""
+    delay = backoff(attempt, settings, rng)
+    message = str(exc)
+    if isinstance(exc, nylas.NylasTransportError | nylas.NylasServerError | nylas.NylasResponseError):
+        return Failure(Reason.NYLAS_UNAVAILABLE, message, retry_after=delay)
+    if isinstance(exc, nylas.NylasRateLimitedError):
+        return Failure(Reason.RATE_LIMITED, message, retry_after=max(delay, exc.retry_after or 0.0))
+    if isinstance(exc, nylas.NylasUnauthorizedError):
+        # The key may be rotated in its Secret (which wakes the object), or the region fixed.
+        return Failure(Reason.UNAUTHORIZED, message, retry_after=delay)
+    if isinstance(exc, nylas.NylasStatusError) and (
+        is_not_propagated(exc) or (after_consent and exc.status in (400, 403) and exc.provider_error)
+    ):
+        return Failure(
+            Reason.SCOPES_NOT_PROPAGATED,
+            "Microsoft has not applied the admin consent yet; retrying with backoff",
+            retry_after=delay,
+        )
+    if isinstance(exc, nylas.NylasForbiddenError):
+        return Failure(Reason.FORBIDDEN, message, retry_after=delay)
+    if isinstance(exc, nylas.NylasBadRequestError):
+        if exc.provider_error is not None:
+            # The provider refused (e.g. domain-wide delegation not configured yet): fixed outside
+            # Kubernetes, so keep retrying, slowly.
+            return Failure(Reason.NYLAS_REJECTED, message, retry_after=delay)
+        return Failure(Reason.NYLAS_REJECTED, message, terminal=True)
+    # 404 of a parent, 409, 423, anything else: the world may change without us.
+    return Failure(Reason.RECONCILE_ERROR, message, retry_after=delay)

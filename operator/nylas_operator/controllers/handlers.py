@@ -1,0 +1,50 @@
+"""Registering each kind's handlers on our own kopf registry (never kopf's global default).
+
+Owns: one create/update/resume handler trio calling the kind's single ``reconcile`` through
+``flow.run`` (which trigger fired does not matter), and a delete handler (its finalizer is
+``nylas-operator.io/finalizer``, set in the runner). Every handler returns None: kopf would copy
+return values into ``status.<handler id>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import kopf
+
+from nylas_operator.api.common import GROUP, VERSION
+from nylas_operator.controllers import flow
+from nylas_operator.controllers.context import Context, context_of
+
+Delete = Callable[[Context, Mapping[str, Any], float], Awaitable[None]]
+
+
+def register_kind(
+    registry: kopf.OperatorRegistry, plural: str, reconcile: flow.Reconcile, delete: Delete
+) -> None:
+    async def on_change(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+        await flow.run(context_of(memo), plural, body, patch, reconcile, logger)
+
+    async def on_delete(body: kopf.Body, memo: kopf.Memo, runtime: timedelta, **_: Any) -> None:
+        await delete(context_of(memo), body, runtime.total_seconds())
+
+    for decorator, cause in (
+        (kopf.on.resume, "resume"),
+        (kopf.on.create, "create"),
+        (kopf.on.update, "update"),
+    ):
+        decorator(GROUP, VERSION, plural, registry=registry, id=f"{plural}.{cause}")(on_change)
+    kopf.on.delete(GROUP, VERSION, plural, registry=registry, id=f"{plural}.delete")(on_delete)
+
+
+def build_registry() -> kopf.OperatorRegistry:
+    from nylas_operator.controllers import connector, credential, grant, secrets_watch
+
+    registry = kopf.OperatorRegistry()
+    connector.register(registry)
+    credential.register(registry)
+    grant.register(registry)
+    secrets_watch.register(registry)
+    return registry

@@ -1,0 +1,143 @@
+"""Operator start and stop: build the ``Context``, warm the in-memory tables, serve endpoints.
+
+Owns: kopf's login/startup/cleanup handlers on our registry. Startup tunes kopf (``runner``),
+creates the Kubernetes helper, the Nylas client pool (its observer feeds metrics; each new
+application starts a drift loop), the waker, the consent index and recorder; then LISTs the
+served namespaces once to fill the claims table and the consent index before any object handler
+runs (so a restart decides conflicts like before); then starts the callback, health and metrics
+servers. Does not own: any reconcile logic.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from nylas_operator.controllers import connector, grant
+from nylas_operator.controllers.claims import Claims
+from nylas_operator.controllers.clients import AppKey, ClientPool
+from nylas_operator.controllers.consent import ConsentIndex, Recorder, warm_index
+from nylas_operator.controllers.context import Context, context_of, utcnow
+from nylas_operator.controllers.drift import DriftRegistry
+from nylas_operator.controllers.references import app_key
+from nylas_operator.controllers.waker import Waker
+from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, Kube, KubeError, connection_info
+from nylas_operator.settings import OperatorSettings
+
+log = logging.getLogger("nylas_operator.lifecycle")
+
+
+def register_lifecycle(registry: kopf.OperatorRegistry, op: OperatorSettings) -> None:
+    from nylas_operator import runner
+
+    kopf.on.login(registry=registry, id="login")(runner.login)
+
+    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        runner.tune_kopf(settings)
+        await start(memo, op, settings)
+
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        await stop(memo)
+
+    kopf.on.startup(registry=registry, id="startup")(startup)
+    kopf.on.cleanup(registry=registry, id="cleanup")(cleanup)
+
+
+async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSettings) -> Context:
+    from nylas_operator.observability.metrics import Metrics
+
+    kube = Kube(connection_info(settings))
+    waker = Waker(kube)
+    metrics = Metrics()
+    drift_ref: list[DriftRegistry] = []
+
+    def new_app(app: AppKey) -> None:
+        drift_ref[0].start(app)
+
+    clients = ClientPool(op.nylas.client(), observer=metrics.observe_nylas_request, on_new_app=new_app)
+    drift = DriftRegistry(op.drift, waker, clients.cached)
+    drift_ref.append(drift)
+    ctx = Context(
+        settings=op,
+        kube=kube,
+        clients=clients,
+        waker=waker,
+        consents=ConsentIndex(),
+        drift=drift,
+        claims=Claims(),
+        metrics=metrics,
+    )
+    memo.ctx = ctx
+    scopes: list[str | None] = [None] if op.watch.all_namespaces else list(op.watch.namespaces)
+    await warm_claims(ctx, scopes)
+    await warm_index(kube, ctx.consents, scopes)
+    memo.sites = await _serve(ctx, metrics)
+    return ctx
+
+
+async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
+    """Fill the claims table from one LIST per kind, before any handler runs."""
+    from nylas_operator.api.connector import NylasConnectorSpec
+
+    for namespace in namespaces:
+        try:
+            connectors = await ctx.kube.list_objects(CONNECTORS, namespace)
+            credentials = await ctx.kube.list_objects(CREDENTIALS, namespace)
+            grants = await ctx.kube.list_objects(GRANTS, namespace)
+        except KubeError as exc:
+            log.warning("warm-up LIST failed in %s: %s", namespace or "all namespaces", exc)
+            continue
+        apps: dict[tuple[str, str], AppKey] = {}
+        for body in connectors:
+            try:
+                spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
+                apps[(body["metadata"]["namespace"], body["metadata"]["name"])] = app_key(spec)
+            except ValueError:
+                continue
+            ctx.claims.claim(connector.claim_key(spec), connector.claimant(body))
+        connector_of = {
+            (b["metadata"]["namespace"], b["metadata"]["name"]): (
+                (b.get("spec") or {}).get("connectorRef") or {}
+            ).get("name")
+            for b in credentials
+        }
+        for body in grants:
+            meta = body["metadata"]
+            credential_name = ((body.get("spec") or {}).get("credentialRef") or {}).get("name")
+            app = apps.get((meta["namespace"], connector_of.get((meta["namespace"], credential_name)) or ""))
+            email = (body.get("spec") or {}).get("email")
+            if app is not None and email:
+                ctx.claims.claim(grant.claim_key(app, email), grant.claimant(body))
+
+
+async def _serve(ctx: Context, metrics: Any) -> list[Any]:
+    from nylas_operator.consent.callback import make_callback_app
+    from nylas_operator.observability.health import HealthState, make_health_app, make_metrics_app
+    from nylas_operator.observability.serving import start_site
+
+    sites: list[Any] = []
+    op = ctx.settings
+    if op.consent.callback_listen is not None:
+        recorder = Recorder(ctx.kube, ctx.consents, default_delay=op.consent.scope_cache_delay, clock=utcnow)
+        sites.append(await start_site(make_callback_app(recorder), *op.consent.callback_listen))
+    if op.server.health_listen is not None:
+        health = HealthState()
+        health.mark_started()
+        sites.append(await start_site(make_health_app(health), *op.server.health_listen))
+    if op.server.metrics_listen is not None:
+        sites.append(await start_site(make_metrics_app(metrics.registry), *op.server.metrics_listen))
+    for site in sites:
+        log.info("serving on %s", site.url)
+    return sites
+
+
+async def stop(memo: kopf.Memo) -> None:
+    ctx = context_of(memo)
+    for site in getattr(memo, "sites", []):
+        await site.close()
+    await ctx.drift.stop()
+    ctx.waker.close()
+    await ctx.clients.aclose()
+    await ctx.kube.aclose()

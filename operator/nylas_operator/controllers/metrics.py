@@ -1,0 +1,40 @@
+"""Metric hooks of the controllers: reconciles and errors by kind and reason, consent waits.
+
+Owns: the few calls the controllers make; ``ctx.metrics`` is an ``observability.metrics.Metrics``
+or None (unit tests, metrics disabled). Does not own: metric definitions (``observability/``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nylas_operator.kube import KINDS
+
+if TYPE_CHECKING:
+    from nylas_operator.controllers.context import Context
+
+
+def _kind(plural: str) -> str:
+    return KINDS.get(plural, plural)
+
+
+def reconciled(ctx: Context, plural: str, result: str, phase: Any) -> None:
+    if ctx.metrics is not None:
+        ctx.metrics.record_reconcile(_kind(plural), result)
+
+
+def failed(ctx: Context, plural: str, reason: str) -> None:
+    if ctx.metrics is not None:
+        ctx.metrics.record_reconcile_error(_kind(plural), reason)
+
+
+def consent_waited(ctx: Context, seconds: float) -> None:
+    """From consent URL issued to consent recorded."""
+    if ctx.metrics is not None:
+        ctx.metrics.observe_consent_wait("NylasCredential", seconds)
+
+
+def settle_waited(ctx: Context, seconds: float) -> None:
+    """From consent recorded to grant created."""
+    if ctx.metrics is not None:
+        ctx.metrics.observe_settle_wait("ServiceAccountGrant", seconds)

@@ -1,0 +1,237 @@
+"""The operator's own small Kubernetes client, for what kopf has no API for.
+
+Owns: reading one Secret, listing/reading our objects, merge-patching their metadata and status,
+writing a grant's output Secret with an ownerReference, posting Events. Authentication comes from
+kopf's public login helpers (service account in a pod, else kubeconfig) on one shared
+``httpx.AsyncClient``. Does not own: watching (kopf does) or deciding anything (``controllers/``).
+
+Secret values are returned as ``SecretStr`` and never logged; errors carry paths, not bodies.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import httpx
+import kopf
+from pydantic import SecretStr
+
+from nylas_operator.api.common import GROUP, VERSION
+
+log = logging.getLogger("nylas_operator.kube")
+
+CONNECTORS: Final = "nylasconnectors"
+CREDENTIALS: Final = "nylascredentials"
+GRANTS: Final = "serviceaccountgrants"
+KINDS: Final = {CONNECTORS: "NylasConnector", CREDENTIALS: "NylasCredential", GRANTS: "ServiceAccountGrant"}
+
+
+class KubeError(Exception):
+    """The apiserver answered an unexpected status (the text has method, path and status only)."""
+
+    def __init__(self, method: str, path: str, status: int) -> None:
+        self.status = status
+        super().__init__(f"{method} {path}: HTTP {status}")
+
+
+def connection_info(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo:
+    """In-cluster service account first, then the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(settings=settings)
+    if info is None:
+        raise kopf.LoginError("no service account token and no kubeconfig found")
+    return info
+
+
+class Kube:
+    def __init__(self, info: kopf.ConnectionInfo, *, timeout: float = 30.0) -> None:
+        verify: Any = True if info.insecure is None else not info.insecure
+        if not info.insecure:
+            verify = info.as_ssl_context()
+        self._http = httpx.AsyncClient(
+            base_url=info.server.rstrip("/"),
+            headers={**info.as_http_headers(), "User-Agent": "nylas-operator"},
+            verify=verify,
+            timeout=timeout,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        response = await self._http.request(method, path, **kw)
+        if response.status_code >= 400 and response.status_code != 404:
+            raise KubeError(method, path, response.status_code)
+        return response
+
+    # -- Secrets -------------------------------------------------------------------------------
+    async def read_secret(self, namespace: str, name: str) -> Secret | None:
+        response = await self._request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        if response.status_code == 404:
+            return None
+        return Secret.from_body(response.json())
+
+    async def write_owned_secret(
+        self, namespace: str, name: str, data: Mapping[str, str], owner: Mapping[str, Any]
+    ) -> bool:
+        """Create or update a Secret owned by ``owner``; False if it exists and someone else owns it."""
+        path = f"/api/v1/namespaces/{namespace}/secrets"
+        ref = owner_reference(owner)
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        response = await self._request("GET", f"{path}/{name}")
+        if response.status_code == 404:
+            body = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": name,
+                    "ownerReferences": [ref],
+                    "labels": {f"{GROUP}/grant": ref["name"]},
+                },
+                "type": "Opaque",
+                "data": encoded,
+            }
+            created = await self._http.post(path, json=body)
+            if created.status_code == 409:  # raced with another writer: look again next reconcile
+                return False
+            if created.status_code >= 400:
+                raise KubeError("POST", path, created.status_code)
+            return True
+        current = response.json()
+        owners = current.get("metadata", {}).get("ownerReferences") or []
+        if not any(o.get("uid") == ref["uid"] for o in owners):
+            return False
+        if current.get("data") != encoded:
+            await self._request(
+                "PATCH",
+                f"{path}/{name}",
+                json={"data": encoded},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+        return True
+
+    # -- our objects ---------------------------------------------------------------------------
+    @staticmethod
+    def _path(plural: str, namespace: str | None, name: str | None = None) -> str:
+        base = f"/apis/{GROUP}/{VERSION}"
+        path = f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
+        return f"{path}/{name}" if name else path
+
+    async def list_objects(self, plural: str, namespace: str | None) -> list[dict[str, Any]]:
+        """Every object of a kind in a namespace (None: all namespaces), paged by 500."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 500}
+            if token:
+                params["continue"] = token
+            response = await self._request("GET", self._path(plural, namespace), params=params)
+            if response.status_code == 404:
+                return items
+            doc = response.json()
+            items.extend(doc.get("items") or [])
+            token = (doc.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+    async def get_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        response = await self._request("GET", self._path(plural, namespace, name))
+        return None if response.status_code == 404 else dict(response.json())
+
+    async def patch_object(
+        self, plural: str, namespace: str, name: str, body: Mapping[str, Any], *, status: bool = False
+    ) -> bool:
+        """JSON merge patch of the object (or its status subresource); False if it is gone."""
+        path = self._path(plural, namespace, name) + ("/status" if status else "")
+        response = await self._request(
+            "PATCH", path, json=dict(body), headers={"Content-Type": "application/merge-patch+json"}
+        )
+        return response.status_code != 404
+
+    async def annotate(
+        self, plural: str, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> bool:
+        return await self.patch_object(
+            plural, namespace, name, {"metadata": {"annotations": dict(annotations)}}
+        )
+
+    # -- events --------------------------------------------------------------------------------
+    async def post_event(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        """A core/v1 Event about ``obj``; failures are logged, never raised (events are best effort)."""
+        meta = obj.get("metadata", {})
+        namespace = meta.get("namespace", "default")
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta.get('name', 'object')}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": obj.get("apiVersion"),
+                "kind": obj.get("kind"),
+                "name": meta.get("name"),
+                "namespace": namespace,
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "source": {"component": "nylas-operator"},
+            "reportingComponent": "nylas-operator",
+        }
+        try:
+            response = await self._http.post(f"/api/v1/namespaces/{namespace}/events", json=body)
+            if response.status_code >= 400:
+                # A terminating namespace refuses new events: expected during teardown.
+                log.debug(
+                    "event %s for %s/%s not posted: HTTP %s",
+                    reason,
+                    namespace,
+                    meta.get("name"),
+                    response.status_code,
+                )
+        except httpx.HTTPError as exc:
+            log.debug("event %s not posted: %s", reason, type(exc).__name__)
+
+
+class Secret:
+    """A Secret's data as ``SecretStr`` values (decoded), plus its resourceVersion."""
+
+    __slots__ = ("data", "resource_version")
+
+    def __init__(self, data: dict[str, SecretStr], resource_version: str) -> None:
+        self.data = data
+        self.resource_version = resource_version
+
+    def __repr__(self) -> str:
+        return f"Secret(keys={sorted(self.data)}, resource_version={self.resource_version!r})"
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Secret:
+        data: dict[str, SecretStr] = {}
+        for key, value in (body.get("data") or {}).items():
+            try:
+                data[key] = SecretStr(base64.b64decode(value).decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                continue  # not text: treated as a missing key by the caller
+        for key, value in (body.get("stringData") or {}).items():
+            data.setdefault(key, SecretStr(str(value)))
+        return cls(data, str((body.get("metadata") or {}).get("resourceVersion", "")))
+
+
+def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
+    meta = owner["metadata"]
+    return {
+        "apiVersion": owner.get("apiVersion", f"{GROUP}/{VERSION}"),
+        "kind": owner.get("kind", KINDS[GRANTS]),
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }

@@ -1,0 +1,252 @@
+"""``nylas-operator run``: build the settings once, tune kopf, wire the pieces, run kopf standalone.
+
+Owns: the command line (each option has a ``NYLAS_OPERATOR_*`` environment variable), kopf's
+tuning (one comment per setting), the startup wiring (Kubernetes helper, Nylas client pool, waker,
+drift loops, consent index and callback endpoint, health and metrics endpoints) and the warm-up
+that fills the claims table and the consent index from a LIST before any handler runs.
+Does not own: handlers (``controllers/``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import click
+import kopf
+
+from nylas_operator.api.common import parse_duration
+from nylas_operator.settings import (
+    ConsentSettings,
+    DriftSettings,
+    LoggingSettings,
+    OperatorSettings,
+    RetrySettings,
+    ServerSettings,
+    WatchSettings,
+    parse_listen,
+)
+
+log = logging.getLogger("nylas_operator.runner")
+
+FINALIZER = "nylas-operator.io/finalizer"
+KOPF_PREFIX = "kopf.nylas-operator.io"
+
+
+def _duration(_: click.Context, __: click.Parameter, value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[str, int] | None:
+    if not value or value.lower() == "off":
+        return None
+    try:
+        return parse_listen(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("run")
+@click.option(
+    "--namespace",
+    "-n",
+    "namespaces",
+    multiple=True,
+    envvar="NYLAS_OPERATOR_NAMESPACES",
+    help="Serve this namespace (repeatable).",
+)
+@click.option(
+    "--all-namespaces",
+    "-A",
+    is_flag=True,
+    envvar="NYLAS_OPERATOR_ALL_NAMESPACES",
+    help="Serve every namespace.",
+)
+@click.option(
+    "--callback-listen",
+    callback=_listen,
+    envvar="NYLAS_OPERATOR_CALLBACK_LISTEN",
+    help="HOST:PORT of the consent callback endpoint (off to disable).",
+)
+@click.option(
+    "--callback-url",
+    envvar="NYLAS_OPERATOR_CALLBACK_URL",
+    help="Public URL of the callback endpoint, used as redirect_uri in consent URLs.",
+)
+@click.option(
+    "--health-listen",
+    default="0.0.0.0:8080",
+    callback=_listen,
+    envvar="NYLAS_OPERATOR_HEALTH_LISTEN",
+    show_default=True,
+    help="HOST:PORT of /healthz and /readyz (off to disable).",
+)
+@click.option(
+    "--metrics-listen",
+    callback=_listen,
+    envvar="NYLAS_OPERATOR_METRICS_LISTEN",
+    help="HOST:PORT of /metrics (off to disable).",
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    envvar="NYLAS_OPERATOR_LOG_LEVEL",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+@click.option(
+    "--log-format",
+    default="text",
+    envvar="NYLAS_OPERATOR_LOG_FORMAT",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+)
+@click.option(
+    "--scope-cache-delay",
+    default="5m",
+    callback=_duration,
+    envvar="NYLAS_OPERATOR_SCOPE_CACHE_DELAY",
+    show_default=True,
+    help="Default wait after admin consent before grants are created.",
+)
+@click.option(
+    "--consent-state-ttl",
+    default="24h",
+    callback=_duration,
+    envvar="NYLAS_OPERATOR_CONSENT_STATE_TTL",
+    show_default=True,
+    help="How long a consent URL stays valid.",
+)
+@click.option(
+    "--drift-interval",
+    default="10m",
+    callback=_duration,
+    envvar="NYLAS_OPERATOR_DRIFT_INTERVAL",
+    show_default=True,
+    help="Time between drift checks of one Nylas application.",
+)
+@click.option(
+    "--min-retry-delay",
+    default="5s",
+    callback=_duration,
+    envvar="NYLAS_OPERATOR_MIN_RETRY_DELAY",
+    show_default=True,
+    help="First backoff delay after a failed reconcile.",
+)
+@click.option(
+    "--max-retry-delay",
+    default="5m",
+    callback=_duration,
+    envvar="NYLAS_OPERATOR_MAX_RETRY_DELAY",
+    show_default=True,
+    help="Cap of the backoff delay after failed reconciles.",
+)
+@click.option(
+    "--deletion-give-up",
+    default="10m",
+    callback=_duration,
+    envvar="NYLAS_OPERATOR_DELETION_GIVE_UP",
+    show_default=True,
+    help="After this long failing, a deletion orphans its Nylas object.",
+)
+def run(
+    namespaces: Sequence[str],
+    all_namespaces: bool,
+    callback_listen: tuple[str, int] | None,
+    callback_url: str | None,
+    health_listen: tuple[str, int] | None,
+    metrics_listen: tuple[str, int] | None,
+    log_level: str,
+    log_format: str,
+    scope_cache_delay: timedelta,
+    consent_state_ttl: timedelta,
+    drift_interval: timedelta,
+    min_retry_delay: timedelta,
+    max_retry_delay: timedelta,
+    deletion_give_up: timedelta,
+) -> None:
+    """Run the operator against the current kubeconfig (or the pod's service account)."""
+    if bool(namespaces) == all_namespaces:
+        raise click.UsageError("give --namespace (repeatable) or --all-namespaces")
+    settings = OperatorSettings(
+        consent=ConsentSettings(
+            scope_cache_delay=scope_cache_delay,
+            state_ttl=consent_state_ttl,
+            callback_url=callback_url,
+            callback_listen=callback_listen,
+        ),
+        drift=DriftSettings(interval=drift_interval),
+        retry=RetrySettings(
+            min_delay=min_retry_delay, max_delay=max_retry_delay, deletion_give_up=deletion_give_up
+        ),
+        server=ServerSettings(health_listen=health_listen, metrics_listen=metrics_listen),
+        logging=LoggingSettings(level=log_level.upper(), format="json" if log_format == "json" else "text"),
+        watch=WatchSettings(namespaces=tuple(namespaces), all_namespaces=all_namespaces),
+    )
+    from nylas_operator.observability.logging import configure_logging
+
+    configure_logging(settings.logging.level, settings.logging.format)
+    asyncio.run(operate(settings))
+
+
+async def operate(settings: OperatorSettings) -> None:
+    from nylas_operator.controllers.handlers import build_registry
+    from nylas_operator.controllers.lifecycle import register_lifecycle
+
+    registry = build_registry()
+    register_lifecycle(registry, settings)
+    await kopf.operator(
+        registry=registry,
+        standalone=True,  # one replica (Deployment strategy Recreate); kopf peering is not leader election
+        clusterwide=settings.watch.all_namespaces,
+        namespaces=settings.watch.namespaces,
+        memo=kopf.Memo(),
+    )
+
+
+def tune_kopf(settings: kopf.OperatorSettings) -> None:
+    """kopf's settings, each with its reason (kopf-notes.md §2, §7)."""
+    # Our own finalizer name: kopf's default is removed by any other kopf operator that only
+    # watches our kinds, and two operators sharing it fight (#664, #1055).
+    settings.persistence.finalizer = FINALIZER
+    # Progress (retry state) and the diffbase under our own prefix, not kopf.zalando.org; the
+    # prefix starts with "kopf." so these keys are excluded from the essence, while our own
+    # nylas-operator.io/* annotations (pause, consent, wake-ups) stay in it and cause updates.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=KOPF_PREFIX, key="last-handled-configuration"
+    )
+    # Events only when we post them (transitions); kopf would post handler retries and failures.
+    settings.posting.enabled = False
+    # Watches: the server ends each watch after 10 min, the client gives up 1 min later; kopf's
+    # bookmarks + inactivity_timeout (1.44+) catch silent streams in between.
+    settings.watching.server_timeout = 600
+    settings.watching.client_timeout = 660
+    settings.watching.connect_timeout = 30
+    # Page the initial LIST of large namespaces instead of one huge response.
+    settings.watching.chunk_size = 500
+    # Other API requests (patches, lists) must not hang for kopf's default 5 minutes.
+    settings.networking.request_timeout = 60
+    settings.networking.connect_timeout = 30
+    # Unexpected errors in handlers (bugs): retry after a minute rather than spin.
+    settings.execution.default_backoff = 60
+    # All handlers are async; the executor only serves kopf internals.
+    settings.execution.max_workers = 4
+    # No peering objects: a single replica runs standalone.
+    settings.peering.standalone = True
+    # Keep each object's worker for a while between events (fewer task restarts on bursts).
+    settings.queueing.idle_timeout = 10
+
+
+def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+    from nylas_operator.kube import connection_info
+
+    return connection_info(settings)

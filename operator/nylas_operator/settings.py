@@ -1,0 +1,130 @@
+"""The operator's settings: grouped, documented, frozen, built once from the command line.
+
+Owns: every tunable of the running operator and its default, with units and trade-offs next to
+each field. Does not own: parsing the command line (``runner.py``), nor the Nylas client's own
+transport defaults (``nylas/settings.py``; ``NylasSettings.client()`` builds those from here), nor
+kopf's settings (tuned in ``runner.py``'s startup handler).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+import httpx
+
+from nylas_operator import nylas
+
+LogFormat = Literal["text", "json"]
+
+
+@dataclass(frozen=True)
+class NylasSettings:
+    """How the operator talks to Nylas."""
+
+    timeout: float = 30.0
+    """Seconds per HTTP attempt (connect is capped at 5 s). kopf never cancels a handler, so a hung
+    call would block that object's worker: every call must time out."""
+    max_attempts: int = 3
+    """In-process attempts per call, the first included. More retries happen across reconciles,
+    with the operator's own backoff (``RetrySettings``), so keep this small."""
+    rate: float = 20.0
+    """Requests per second per Nylas application, shared by every object of that application
+    (Nylas allows 50/s; leave room for the application's other users)."""
+    burst: int = 10
+    """Requests allowed back to back before pacing starts."""
+
+    def client(self) -> nylas.NylasSettings:
+        return nylas.NylasSettings(
+            timeout=httpx.Timeout(self.timeout, connect=min(5.0, self.timeout), pool=10.0),
+            retry=nylas.RetryPolicy(max_attempts=self.max_attempts, deadline=self.timeout * 2),
+            rate=self.rate,
+            burst=self.burst,
+        )
+
+
+@dataclass(frozen=True)
+class ConsentSettings:
+    """Microsoft admin consent."""
+
+    scope_cache_delay: timedelta = timedelta(minutes=5)
+    """Default wait between a recorded consent and the first grant creation (Microsoft caches
+    scopes). A credential's or grant's ``scopeCacheDelay`` overrides it."""
+    state_ttl: timedelta = timedelta(hours=24)
+    """How long a consent URL's state stays valid; an expired URL is replaced by a new one."""
+    callback_url: str | None = None
+    """Public URL of the callback endpoint, used as ``redirect_uri``. None: no operator-made
+    consent URL unless the credential sets ``redirectUri`` (consent is then recorded by annotation)."""
+    callback_listen: tuple[str, int] | None = None
+    """Where the callback endpoint listens; None disables it."""
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """The per-application loop that compares Nylas's grants with the Ready grant objects."""
+
+    interval: timedelta = timedelta(minutes=10)
+    """Time between two drift passes of one application (each pass pages ``GET /v3/grants``)."""
+    jitter: float = 0.2
+    """Each wait is ``interval * (1 ± jitter)`` so that applications do not poll in lockstep."""
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """The operator's own backoff for failed reconciles (after the client's in-process retries)."""
+
+    min_delay: timedelta = timedelta(seconds=5)
+    """First retry delay; it doubles per consecutive failure of the same object."""
+    max_delay: timedelta = timedelta(minutes=5)
+    """Cap of the backoff. A Secret change or a spec change wakes the object earlier anyway."""
+    jitter: float = 0.3
+    """Fraction of each delay that is randomised, so that objects failing together spread out."""
+    deletion_give_up: timedelta = timedelta(minutes=10)
+    """How long a deletion keeps retrying a failing Nylas call before it orphans the Nylas object
+    (with a Warning event) rather than leave the Kubernetes object, or its namespace, stuck."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The operator's own HTTP endpoints besides the consent callback."""
+
+    health_listen: tuple[str, int] | None = ("0.0.0.0", 8080)  # noqa: S104 - a pod's probe port
+    """kopf's liveness endpoint (``/healthz``); None disables it."""
+    metrics_listen: tuple[str, int] | None = None
+    """Prometheus metrics (``/metrics``); None disables it."""
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "INFO"
+    """Python log level of the operator and kopf."""
+    format: LogFormat = "text"
+    """``json`` for log collectors, ``text`` for humans."""
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    namespaces: tuple[str, ...] = ()
+    """Namespaces served; empty with ``all_namespaces`` false means the current context's namespace
+    is not guessed: the runner refuses to start."""
+    all_namespaces: bool = False
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    nylas: NylasSettings = field(default_factory=NylasSettings)
+    consent: ConsentSettings = field(default_factory=ConsentSettings)
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    watch: WatchSettings = field(default_factory=WatchSettings)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6) → ``(host, port)``."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - explicit ":PORT" means all

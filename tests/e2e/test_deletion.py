@@ -1,0 +1,112 @@
+"""Deletion policies, in-use waits and namespace teardown (scenario 13)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from e2e import kube as k
+from e2e.test_google import SCOPES
+from fixtures.emulator import google_key
+
+pytestmark = pytest.mark.cluster
+
+
+def objects(emu: Any, policy: str) -> list[dict[str, Any]]:
+    return [
+        k.secret(k.API_KEY_SECRET, {"apiKey": emu.api_key}),
+        k.secret(k.AZURE_SECRET, {"clientSecret": "google-client-secret-e2e"}),
+        k.secret(k.GOOGLE_SECRET, {"key.json": json.dumps(google_key())}),
+        k.connector("google", emu, "google", scopes=SCOPES, deletion_policy=policy),
+        k.credential(
+            "workspace",
+            "google",
+            "serviceaccount",
+            deletionPolicy=policy,
+            serviceAccount={"keySecretRef": {"name": k.GOOGLE_SECRET, "key": "key.json"}},
+        ),
+        k.grant("erin", "workspace", "erin@acme.example", deletionPolicy=policy),
+        k.grant("finn", "workspace", "finn@acme.example", deletionPolicy=policy),
+    ]
+
+
+def all_ready(kubectl: k.Kubectl, ns: str) -> None:
+    for name in ("erin", "finn"):
+        k.wait_condition(kubectl, ns, "serviceaccountgrant", name, "Ready", timeout=60)
+
+
+def gone(kubectl: k.Kubectl, ns: str, kind: str, name: str) -> bool:
+    return k.get(kubectl, ns, kind, name) is None
+
+
+def test_delete_policy_waits_for_users_then_removes_everything(
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any
+) -> None:
+    k.apply(kubectl, namespace, objects(emulator, "Delete"))
+    all_ready(kubectl, namespace)
+    kubectl("delete", "-n", namespace, "nylasconnector/google", "nylascredential/workspace", "--wait=false")
+    cred = k.wait_condition(
+        kubectl, namespace, "nylascredential", "workspace", "Ready", "False", reason="InUse"
+    )
+    assert "2 ServiceAccountGrant" in k.condition(cred, "Ready")["message"]  # type: ignore[index]
+    k.wait_condition(kubectl, namespace, "nylasconnector", "google", "Ready", "False", reason="InUse")
+    assert len(emulator.state()["grants"]) == 2 and len(emulator.state()["credentials"]) == 1
+
+    kubectl("delete", "-n", namespace, "serviceaccountgrant", "--all", "--wait=false")
+    for kind, name in (
+        ("serviceaccountgrant", "erin"),
+        ("serviceaccountgrant", "finn"),
+        ("nylascredential", "workspace"),
+        ("nylasconnector", "google"),
+    ):
+        k.eventually(
+            lambda kind=kind, name=name: gone(kubectl, namespace, kind, name),
+            timeout=60,
+            what=f"{kind}/{name} deleted",
+        )
+    state = emulator.state()
+    assert state["grants"] == [] and state["credentials"] == [] and state["connectors"] == []
+
+
+def test_orphan_policy_leaves_nylas_objects(
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any
+) -> None:
+    k.apply(kubectl, namespace, objects(emulator, "Orphan"))
+    all_ready(kubectl, namespace)
+    kubectl("delete", "-n", namespace, "serviceaccountgrant", "--all", "--timeout=30s", timeout=40)
+    kubectl(
+        "delete",
+        "-n",
+        namespace,
+        "nylascredential/workspace",
+        "nylasconnector/google",
+        "--timeout=30s",
+        timeout=40,
+    )
+    assert not [e for e in emulator.journal() if e.method == "DELETE"]
+    state = emulator.state()
+    assert len(state["grants"]) == 2 and len(state["credentials"]) == 1 and len(state["connectors"]) == 1
+
+
+def test_namespace_deletion_is_not_stuck(
+    kubectl: k.Kubectl, control_plane: Any, emulator: Any, operator_factory: Any
+) -> None:
+    ns = "t-teardown-" + emulator.url.rsplit(":", 1)[1]
+    kubectl("create", "namespace", ns)
+    try:
+        operator_factory(ns)
+        k.apply(kubectl, ns, objects(emulator, "Delete"))
+        all_ready(kubectl, ns)
+        # Secrets, connector, credential and grants all go at once, in no particular order.
+        kubectl("delete", "namespace", ns, "--wait=false")
+        k.eventually(
+            lambda: not kubectl("get", "namespace", ns, "--ignore-not-found", check=False).strip(),
+            timeout=120,
+            what=f"namespace {ns} gone",
+        )
+        # The operator kept its client for the application, so Delete still reached Nylas.
+        assert emulator.state()["grants"] == []
+    finally:
+        kubectl("delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)

@@ -1,0 +1,116 @@
+"""Consent denied (3), restart while settling (5), Secret rotation (8), pause (15)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from e2e import kube as k
+from e2e.test_google import google_objects
+from e2e.test_microsoft import MAILBOXES, consent_url_everywhere, microsoft_objects
+
+pytestmark = pytest.mark.cluster
+
+
+def test_denied_consent_shows_the_reason_and_a_later_approval_works(
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any
+) -> None:
+    k.apply(kubectl, namespace, microsoft_objects(emulator))
+    first_url = consent_url_everywhere(kubectl, namespace)
+    emulator.configure(consent_mode="deny")
+    assert httpx.get(first_url, follow_redirects=True, timeout=10).status_code == 200
+    cred = k.wait_condition(
+        kubectl, namespace, "nylascredential", "contoso", "ConsentGranted", "False", reason="ConsentDenied"
+    )
+    assert "access_denied" in k.condition(cred, "ConsentGranted")["message"]  # type: ignore[index]
+    k.wait_condition(
+        kubectl,
+        namespace,
+        "serviceaccountgrant",
+        "mailbox-0",
+        "ConsentGranted",
+        "False",
+        reason="ConsentDenied",
+    )
+    new_url = cred["status"]["consentUrl"]
+    assert new_url and new_url != first_url
+    emulator.configure(consent_mode="auto")
+    assert httpx.get(first_url, follow_redirects=True, timeout=10).status_code == 400  # used state
+    assert httpx.get(new_url, follow_redirects=True, timeout=10).status_code == 200
+    for i in range(len(MAILBOXES)):
+        k.wait_condition(kubectl, namespace, "serviceaccountgrant", f"mailbox-{i}", "Ready", timeout=60)
+
+
+def test_restart_during_the_settle_window_waits_only_the_remaining_time(
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator_factory: Any
+) -> None:
+    op = operator_factory(namespace, scope_cache_delay="8s")
+    k.apply(kubectl, namespace, microsoft_objects(emulator))
+    url = consent_url_everywhere(kubectl, namespace)
+    assert httpx.get(url, follow_redirects=True, timeout=10).status_code == 200
+    consent_time = max(e.time for e in emulator.journal() if e.path == "/v3/connect/auth")
+    k.wait_condition(
+        kubectl,
+        namespace,
+        "serviceaccountgrant",
+        "mailbox-0",
+        "ConsentSettled",
+        "False",
+        reason="ConsentSettling",
+    )
+    op.kill()
+    time.sleep(1)
+    op.start()
+    for i in range(len(MAILBOXES)):
+        k.wait_condition(kubectl, namespace, "serviceaccountgrant", f"mailbox-{i}", "Ready", timeout=60)
+    creates = [
+        e for e in emulator.journal() if e.path == "/v3/connect/custom" and e.status and e.status < 300
+    ]
+    assert sorted(e.email for e in creates) == sorted(MAILBOXES)  # nothing twice
+    assert min(e.time for e in creates) >= consent_time + 8.0  # nothing early
+    assert max(e.time for e in creates) <= consent_time + 8.0 + 15.0  # only the remaining time
+
+
+def test_rotated_client_secret_is_pushed_within_seconds(
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any
+) -> None:
+    k.apply(kubectl, namespace, google_objects(emulator))
+    k.wait_condition(kubectl, namespace, "nylasconnector", "google", "Ready")
+    before = len(emulator.journal())
+    k.apply(kubectl, namespace, [k.secret(k.AZURE_SECRET, {"clientSecret": "rotated-client-secret-e2e"})])
+    patch = k.eventually(
+        lambda: [
+            e
+            for e in emulator.journal(after=0)[before:]
+            if e.method == "PATCH" and e.path == "/v3/connectors/google"
+        ],
+        timeout=10,
+        what="PATCH of the connector after rotation",
+    )
+    assert patch
+
+
+def test_paused_objects_send_nothing_and_can_be_deleted(
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any
+) -> None:
+    k.apply(kubectl, namespace, google_objects(emulator, grant_policy="Delete"))
+    k.wait_condition(kubectl, namespace, "serviceaccountgrant", "dana", "Ready", timeout=60)
+    for obj in ("nylasconnector/google", "serviceaccountgrant/dana"):
+        kubectl("annotate", "-n", namespace, obj, "nylas-operator.io/paused=true")
+    k.wait_condition(kubectl, namespace, "nylasconnector", "google", "Synced", "False", reason="Paused")
+    before = len(emulator.journal())
+    k.apply(kubectl, namespace, [k.secret(k.AZURE_SECRET, {"clientSecret": "rotated-while-paused-e2e"})])
+    kubectl("delete", "-n", namespace, "serviceaccountgrant/dana", "--timeout=30s", timeout=40)
+    time.sleep(2)
+    writes = [e for e in emulator.journal()[before:] if e.method in ("POST", "PATCH", "DELETE")]
+    assert writes == []
+    assert len(emulator.state()["grants"]) == 1  # a paused Delete-policy grant is orphaned
+    kubectl("annotate", "-n", namespace, "nylasconnector/google", "nylas-operator.io/paused-")
+    k.eventually(
+        lambda: [e for e in emulator.journal()[before:] if e.method == "PATCH"],
+        timeout=15,
+        what="the rotation applied after unpausing",
+    )
