@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test install control-plane lint typecheck crds chart-crds deploy-manifests bench clean
+.PHONY: dev test install control-plane lint typecheck crds chart-crds deploy-manifests bench kind-e2e clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ crds: install
 
 deploy-manifests: crds control-plane
 	$(BIN)/python charts/generate.py deploy
+
+# For users with Docker only (kind cluster, image load, helm install, examples to Ready).
+# Not run in this repository's CI: no Docker engine there. See hack/kind-e2e.sh.
+kind-e2e:
+	hack/kind-e2e.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

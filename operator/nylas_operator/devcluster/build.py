@@ -35,7 +35,10 @@ BIN_DIR_ENV = "NYLAS_OPERATOR_BIN_DIR"
 MODULES_DIR = Path(__file__).resolve().parent / "modules"
 
 _KUBECTL_DPKG_PACKAGE = "kubectl"
-_GO_HINT = "install a Go >= 1.24 toolchain (the official Go release, or your distribution's golang >= 1.24 package) and put its bin/ on PATH"
+_GO_HINT = (
+    "install a Go >= 1.24 toolchain (the official Go release, or your distribution's "
+    "golang >= 1.24 package) and put its bin/ on PATH"
+)
 
 
 class BuildError(RuntimeError):
