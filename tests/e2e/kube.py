@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 
 import yaml
+
+from fixtures import leaks
 
 GROUP_VERSION = "nylas-operator.io/v1alpha1"
 API_KEY_SECRET = "nylas-api-key"
@@ -21,6 +27,8 @@ Kubectl = Callable[..., str]
 
 
 def secret(name: str, data: dict[str, str]) -> dict[str, Any]:
+    """A Secret manifest; its values are registered for the leak scan (scenario 17)."""
+    leaks.register_secret_data(data)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -73,7 +81,9 @@ def grant(name: str, credential_name: str, email: str, **spec: Any) -> dict[str,
 
 
 def apply(kubectl: Kubectl, namespace: str, objects: Iterable[dict[str, Any]]) -> None:
-    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(list(objects)))
+    docs = list(objects)
+    leaks.register_manifests(docs)  # Secrets from examples/ or hand-made manifests too
+    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(docs))
 
 
 def get(kubectl: Kubectl, namespace: str, kind: str, name: str) -> dict[str, Any] | None:
@@ -127,3 +137,37 @@ def wait_condition(
 
 def events(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
     return list(json.loads(kubectl("get", "-n", namespace, "events", "-o", "json"))["items"])
+
+
+def parse_time(text: str) -> float:
+    """An RFC 3339 timestamp from status (``...Z``) as seconds since the epoch."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+@contextlib.contextmanager
+def watch(namespace: str, kind: str, template: str) -> Iterator[list[str]]:
+    """Lines of ``kubectl get --watch -o jsonpath=template`` (one per object version) while inside.
+
+    Catches short-lived states a poll can miss, e.g. a status written and replaced within a reconcile.
+    """
+    proc = subprocess.Popen(
+        ["kubectl", "get", "-n", namespace, kind, "--watch", "-o", "jsonpath=" + template + '{"\\n"}'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield lines
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        reader.join(5)

@@ -94,6 +94,11 @@ class ServiceAccountGrantStatus(CamelModel):
         default=None, description="The Nylas credential the grant was created with."
     )
     grant_status: str | None = Field(default=None, description="Nylas's grant_status: valid or invalid.")
+    scope_set: str | None = Field(
+        default=None,
+        description="The scope set the Nylas grant was last authenticated with ('default' or a hash of "
+        "the scopes, as in the credential's status.consent); a different set is re-authenticated.",
+    )
     consent_url: str | None = Field(
         default=None, description="Microsoft: the admin-consent URL this grant waits for."
     )

@@ -117,6 +117,7 @@ async def _wait_for_consent(
         return False
     report.condition(c.CONSENT_SETTLED, True, c.Reason.CONSENT_SETTLED)
     report.after_consent = True
+    report.consent_at = c.parse_rfc3339(record["grantedAt"])
     return True
 
 
@@ -137,6 +138,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
             terminal=True,
         )
     scopes = grant_scopes(spec, credential, connector)
+    scope_set = consent.scope_set_key(scopes)
     credential_id = credential.status.get("credentialId")
     report.set(provider=provider)
     if not credential_id:
@@ -163,17 +165,25 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     finding = ctx.drift.take_finding(uid)
     old = report.old
     unchanged = old.get("observedGeneration") == report.generation
-    if old.get("phase") == c.PHASE_READY and old.get("grantId") and unchanged and finding is None:
+    same_set = old.get("scopeSet") == scope_set
+    if (
+        old.get("phase") == c.PHASE_READY
+        and old.get("grantId")
+        and unchanged
+        and same_set
+        and finding is None
+    ):
         grant_id, grant_status = str(old["grantId"]), old.get("grantStatus")  # nothing new: no Nylas call
     else:
         grant = await _create_or_adopt(
-            ctx, body, report, client, provider, spec, str(credential_id), scopes, finding
+            ctx, body, report, client, provider, spec, str(credential_id), scopes, scope_set
         )
         grant_id, grant_status = grant.id, grant.grant_status
-    report.set(grantId=grant_id, grantStatus=grant_status, createStartedAt=None)
-    await _write_output_secret(ctx, body, report, spec, grant_id, provider, app)
+    report.set(grantId=grant_id, grantStatus=grant_status, createStartedAt=None, scopeSet=scope_set)
     ctx.drift.ready(app, uid, Known(namespace, name, spec.email, grant_id))
     report.ready()
+    # After ready(): an output-Secret conflict must stay visible as Synced=False.
+    await _write_output_secret(ctx, body, report, spec, grant_id, provider, app)
 
 
 async def _create_or_adopt(
@@ -185,7 +195,7 @@ async def _create_or_adopt(
     spec: ServiceAccountGrantSpec,
     credential_id: str,
     scopes: list[str] | None,
-    finding: str | None,
+    scope_set: str,
 ) -> nylas.Grant:
     old = report.old
     existing: nylas.Grant | None = None
@@ -201,12 +211,11 @@ async def _create_or_adopt(
             report.event("Normal", "Adopted", f"adopted the existing Nylas grant of {spec.email}")
     if existing is not None and existing.grant_status == nylas.GrantStatus.INVALID:
         await _degraded(ctx, body, report, c.Reason.GRANT_INVALID, "Nylas reports the grant as invalid")
+    # status.scopeSet is the set the Nylas grant was last authenticated with: a changed set is
+    # re-authenticated even when an earlier attempt failed and the phase moved on.
     reauth = existing is not None and (
         existing.grant_status == nylas.GrantStatus.INVALID
-        or (
-            old.get("grantId")
-            and (old.get("phase") in WAITING_PHASES or old.get("observedGeneration") != report.generation)
-        )
+        or (old.get("grantId") and (old.get("phase") in WAITING_PHASES or old.get("scopeSet") != scope_set))
     )
     if existing is not None and not reauth:
         return existing
@@ -230,9 +239,8 @@ async def _create_or_adopt(
     report.event(
         "Normal", "Reauthenticated" if existing is not None else "Created", f"{what} the Nylas grant"
     )
-    if provider == "microsoft" and report.get("eligibleAt"):
-        waited = report.now - c.parse_rfc3339(str(report.get("eligibleAt")))
-        metrics.settle_waited(ctx, waited.total_seconds())
+    if provider == "microsoft" and report.consent_at is not None:
+        metrics.settle_waited(ctx, (report.now - report.consent_at).total_seconds())
     return grant
 
 
@@ -250,6 +258,8 @@ async def _degraded(ctx: Context, body: Mapping[str, Any], report: Report, reaso
         status=True,
     )
     await ctx.kube.post_event(body, "Warning", reason, message + "; repairing")
+    # Now the current status: the final write is a diff against it and must undo it once repaired.
+    report.old.update(phase=c.DEGRADED, conditions=conditions)
     report.phase(c.DEGRADED)
 
 
