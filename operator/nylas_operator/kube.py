@@ -1,9 +1,10 @@
 """The operator's own small Kubernetes client, for what kopf has no API for.
 
 Owns: reading one Secret, listing/reading our objects, merge-patching their metadata and status,
-writing a grant's output Secret with an ownerReference, posting Events. Authentication comes from
-kopf's public login helpers (service account in a pod, else kubeconfig) on one shared
-``httpx.AsyncClient``. Does not own: watching (kopf does) or deciding anything (``controllers/``).
+writing a grant's output Secret with an ownerReference, posting Events, writing the health
+canary ConfigMap. Authentication comes from kopf's public login helpers (service account in a
+pod, else kubeconfig) on one shared ``httpx.AsyncClient``. Does not own: watching (kopf does)
+or deciding anything (``controllers/``).
 
 Secret values are returned as ``SecretStr`` and never logged; errors carry paths, not bodies.
 """
@@ -157,6 +158,27 @@ class Kube:
         return await self.patch_object(
             plural, namespace, name, {"metadata": {"annotations": dict(annotations)}}
         )
+
+    # -- the health canary ConfigMap -------------------------------------------------------------
+    async def ensure_configmap(self, namespace: str, name: str, labels: Mapping[str, str]) -> None:
+        """Create the ConfigMap with ``labels``, or restore those labels if it exists."""
+        path = f"/api/v1/namespaces/{namespace}/configmaps"
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": dict(labels)}}
+        created = await self._http.post(path, json=body)
+        if created.status_code == 409:
+            await self.patch_configmap(namespace, name, {"metadata": {"labels": dict(labels)}})
+        elif created.status_code >= 400:
+            raise KubeError("POST", path, created.status_code)
+
+    async def patch_configmap(self, namespace: str, name: str, body: Mapping[str, Any]) -> bool:
+        """JSON merge patch of a ConfigMap; False if it does not exist."""
+        response = await self._request(
+            "PATCH",
+            f"/api/v1/namespaces/{namespace}/configmaps/{name}",
+            json=dict(body),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        return response.status_code != 404
 
     # -- events --------------------------------------------------------------------------------
     async def post_event(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:

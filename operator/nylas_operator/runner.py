@@ -1,9 +1,10 @@
 """``nylas-operator run``: build the settings once, tune kopf, wire the pieces, run kopf standalone.
 
 Owns: the command line (each option has a ``NYLAS_OPERATOR_*`` environment variable), kopf's
-tuning (one comment per setting), the startup wiring (Kubernetes helper, Nylas client pool, waker,
-drift loops, consent index and callback endpoint, health and metrics endpoints) and the warm-up
-that fills the claims table and the consent index from a LIST before any handler runs.
+tuning (one comment per setting), where the liveness canary lives (``canary_home``), the startup
+wiring (Kubernetes helper, Nylas client pool, waker, drift loops, consent index and callback
+endpoint, health and metrics endpoints) and the warm-up that fills the claims table and the
+consent index from a LIST before any handler runs.
 Does not own: handlers (``controllers/``).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -19,7 +21,10 @@ import click
 import kopf
 
 from nylas_operator.api.common import parse_duration
+from nylas_operator.controllers import canary as canary_module
+from nylas_operator.kube import KINDS
 from nylas_operator.settings import (
+    CanarySettings,
     ConsentSettings,
     DriftSettings,
     LoggingSettings,
@@ -33,6 +38,12 @@ from nylas_operator.settings import (
 log = logging.getLogger("nylas_operator.runner")
 
 FINALIZER = "nylas-operator.io/finalizer"
+# on.event handlers that only take note of an event: kopf's per-event INFO lines go to DEBUG.
+WATCH_ONLY_HANDLERS = (
+    *(f"{plural}.activity" for plural in KINDS),
+    canary_module.HANDLER_ID,
+    "secret-rotation",
+)
 KOPF_PREFIX = "kopf.nylas-operator.io"
 
 
@@ -94,6 +105,36 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
     callback=_listen,
     envvar="NYLAS_OPERATOR_METRICS_LISTEN",
     help="HOST:PORT of /metrics (off to disable).",
+)
+@click.option(
+    "--canary/--no-canary",
+    default=True,
+    envvar="NYLAS_OPERATOR_CANARY",
+    show_default=True,
+    help=f"Liveness canary: tokens written to the ConfigMap {canary_module.NAME} must come back "
+    "through the watch.",
+)
+@click.option(
+    "--canary-namespace",
+    envvar="NYLAS_OPERATOR_CANARY_NAMESPACE",
+    help="Namespace of the canary ConfigMap (a served one); default: POD_NAMESPACE if served, "
+    "else the first --namespace.",
+)
+@click.option(
+    "--canary-interval",
+    default="60s",
+    callback=_duration,
+    envvar="NYLAS_OPERATOR_CANARY_INTERVAL",
+    show_default=True,
+    help="Time between canary writes.",
+)
+@click.option(
+    "--canary-deadline",
+    default="30s",
+    callback=_duration,
+    envvar="NYLAS_OPERATOR_CANARY_DEADLINE",
+    show_default=True,
+    help="A canary write not seen through the watch within this fails /healthz.",
 )
 @click.option(
     "--log-level",
@@ -164,6 +205,10 @@ def run(
     callback_url: str | None,
     health_listen: tuple[str, int] | None,
     metrics_listen: tuple[str, int] | None,
+    canary: bool,
+    canary_namespace: str | None,
+    canary_interval: timedelta,
+    canary_deadline: timedelta,
     log_level: str,
     log_format: str,
     scope_cache_delay: timedelta,
@@ -176,6 +221,13 @@ def run(
     """Run the operator against the current kubeconfig (or the pod's service account)."""
     if bool(namespaces) == all_namespaces:
         raise click.UsageError("give --namespace (repeatable) or --all-namespaces")
+    if canary_interval.total_seconds() <= 0 or canary_deadline.total_seconds() <= 0:
+        raise click.UsageError("--canary-interval and --canary-deadline must be positive")
+    watch = WatchSettings(namespaces=tuple(namespaces), all_namespaces=all_namespaces)
+    try:
+        where = canary_home(canary_namespace, os.environ.get("POD_NAMESPACE"), watch) if canary else None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     settings = OperatorSettings(
         consent=ConsentSettings(
             scope_cache_delay=scope_cache_delay,
@@ -188,13 +240,34 @@ def run(
             min_delay=min_retry_delay, max_delay=max_retry_delay, deletion_give_up=deletion_give_up
         ),
         server=ServerSettings(health_listen=health_listen, metrics_listen=metrics_listen),
+        canary=CanarySettings(
+            enabled=where is not None, namespace=where, interval=canary_interval, deadline=canary_deadline
+        ),
         logging=LoggingSettings(level=log_level.upper(), format="json" if log_format == "json" else "text"),
-        watch=WatchSettings(namespaces=tuple(namespaces), all_namespaces=all_namespaces),
+        watch=watch,
     )
     from nylas_operator.observability.logging import configure_logging
 
-    configure_logging(settings.logging.level, settings.logging.format)
+    configure_logging(settings.logging.level, settings.logging.format, quiet_handlers=WATCH_ONLY_HANDLERS)
+    if canary and where is None:
+        log.warning("no health canary: serving all namespaces outside a pod; set --canary-namespace")
     asyncio.run(operate(settings))
+
+
+def canary_home(explicit: str | None, pod_namespace: str | None, watch: WatchSettings) -> str | None:
+    """The canary's namespace: it must be served, because kopf watches only served namespaces.
+
+    Explicit wins (an error if not served); else the pod's own namespace if served; else the first
+    served namespace; None when serving all namespaces with neither (a run outside a pod).
+    """
+    served = set(watch.namespaces)
+    if explicit:
+        if not watch.all_namespaces and explicit not in served:
+            raise ValueError(f"--canary-namespace {explicit} is not a served namespace (--namespace)")
+        return explicit
+    if pod_namespace and (watch.all_namespaces or pod_namespace in served):
+        return pod_namespace
+    return watch.namespaces[0] if watch.namespaces else None
 
 
 async def operate(settings: OperatorSettings) -> None:

@@ -90,9 +90,25 @@ class ServerSettings:
     """The operator's own HTTP endpoints besides the consent callback."""
 
     health_listen: tuple[str, int] | None = ("0.0.0.0", 8080)  # noqa: S104 - a pod's probe port
-    """kopf's liveness endpoint (``/healthz``); None disables it."""
+    """Liveness and readiness (``/healthz``, ``/readyz``); None disables them."""
     metrics_listen: tuple[str, int] | None = None
     """Prometheus metrics (``/metrics``); None disables it."""
+
+
+@dataclass(frozen=True)
+class CanarySettings:
+    """The liveness canary: a token written to a ConfigMap must come back through kopf's watch."""
+
+    enabled: bool = True
+    """Off: liveness only checks that startup finished (no ConfigMap, no ConfigMap RBAC needed)."""
+    namespace: str | None = None
+    """Where the ConfigMap lives; it must be a served namespace (kopf watches only those). None:
+    no canary (the runner finds none with ``--all-namespaces`` outside a pod)."""
+    interval: timedelta = timedelta(seconds=60)
+    """Time between two token writes (one small PATCH each)."""
+    deadline: timedelta = timedelta(seconds=30)
+    """A written token not seen through the watch after this long fails liveness. Keep it above
+    the apiserver's watch latency under load, and below the probe's failure window."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,7 @@ class OperatorSettings:
     drift: DriftSettings = field(default_factory=DriftSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    canary: CanarySettings = field(default_factory=CanarySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     watch: WatchSettings = field(default_factory=WatchSettings)
 

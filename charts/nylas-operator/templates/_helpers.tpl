@@ -55,6 +55,20 @@ app.kubernetes.io/part-of: nylas-operator
 {{- end -}}
 {{- end -}}
 
+{{/* The liveness canary's ConfigMap name (fixed in the operator) and namespace: the release
+namespace if the operator serves it, else the first watched namespace (kopf watches only those). */}}
+{{- define "nylas-operator.canaryName" -}}
+nylas-operator-canary
+{{- end -}}
+
+{{- define "nylas-operator.canaryNamespace" -}}
+{{- if or (not .Values.watchNamespaces) (has .Release.Namespace .Values.watchNamespaces) -}}
+{{- .Release.Namespace -}}
+{{- else -}}
+{{- first .Values.watchNamespaces -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Arguments after the image's entrypoint (`nylas-operator run`). */}}
 {{- define "nylas-operator.args" -}}
 {{- if .Values.watchNamespaces }}
@@ -76,6 +90,13 @@ app.kubernetes.io/part-of: nylas-operator
 - --log-format={{ .Values.operator.logFormat }}
 - --scope-cache-delay={{ .Values.operator.scopeCacheDelay }}
 - --drift-interval={{ .Values.operator.driftInterval }}
+{{- if .Values.operator.canary.enabled }}
+- --canary-namespace={{ include "nylas-operator.canaryNamespace" . }}
+- --canary-interval={{ .Values.operator.canary.interval }}
+- --canary-deadline={{ .Values.operator.canary.deadline }}
+{{- else }}
+- --no-canary
+{{- end }}
 {{- range .Values.operator.extraArgs }}
 - {{ . }}
 {{- end }}
@@ -101,4 +122,12 @@ ClusterRole (all namespaces) or by one Role per watched namespace. */}}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.operator.canary.enabled }}
+# The liveness canary only: kopf lists and watches ConfigMaps with a metadata.name field selector,
+# which is what lets list/watch be restricted by name. Created in one namespace (rbac.yaml).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  resourceNames: [{{ include "nylas-operator.canaryName" . | quote }}]
+  verbs: ["get", "list", "watch", "patch"]
+{{- end }}
 {{- end -}}

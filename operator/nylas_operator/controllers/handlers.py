@@ -40,9 +40,10 @@ def register_kind(
 
 
 def build_registry() -> kopf.OperatorRegistry:
-    from nylas_operator.controllers import connector, credential, grant, secrets_watch
+    from nylas_operator.controllers import activity, connector, credential, grant, secrets_watch
 
     registry = kopf.OperatorRegistry()
+    activity.register(registry)
     connector.register(registry)
     credential.register(registry)
     grant.register(registry)

@@ -1,21 +1,27 @@
 """Operator start and stop: build the ``Context``, warm the in-memory tables, serve endpoints.
 
 Owns: kopf's login/startup/cleanup handlers on our registry. Startup tunes kopf (``runner``),
-creates the Kubernetes helper, the Nylas client pool (its observer feeds metrics; each new
-application starts a drift loop), the waker, the consent index and recorder; then LISTs the
-served namespaces once to fill the claims table and the consent index before any object handler
-runs (so a restart decides conflicts like before); then starts the callback, health and metrics
-servers. Does not own: any reconcile logic.
+serves ``/healthz``/``/readyz`` first (readiness fails until startup ends), creates the Kubernetes
+helper, the objects-by-phase book (``memo.phases``), the Nylas client pool (its observer feeds
+metrics; each new application starts a drift loop), the waker, the consent index and recorder;
+then LISTs the served namespaces once to fill the claims table and the consent index before any
+object handler runs (so a restart decides conflicts like before); then starts the callback and
+metrics servers, ensures the canary ConfigMap, starts the canary loop and marks the operator
+started. Does not own: any reconcile logic.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
+import httpx
 import kopf
 
-from nylas_operator.controllers import connector, grant
+from nylas_operator.controllers import canary, connector, grant
+from nylas_operator.controllers.activity import PhaseBook
 from nylas_operator.controllers.claims import Claims
 from nylas_operator.controllers.clients import AppKey, ClientPool
 from nylas_operator.controllers.consent import ConsentIndex, Recorder, warm_index
@@ -24,6 +30,7 @@ from nylas_operator.controllers.drift import DriftRegistry
 from nylas_operator.controllers.references import app_key
 from nylas_operator.controllers.waker import Waker
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, Kube, KubeError, connection_info
+from nylas_operator.observability.health import HealthState
 from nylas_operator.settings import OperatorSettings
 
 log = logging.getLogger("nylas_operator.lifecycle")
@@ -36,6 +43,8 @@ def register_lifecycle(registry: kopf.OperatorRegistry, op: OperatorSettings) ->
 
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         runner.tune_kopf(settings)
+        if op.canary.enabled and op.canary.namespace:
+            canary.tune(settings)
         await start(memo, op, settings)
 
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
@@ -43,6 +52,8 @@ def register_lifecycle(registry: kopf.OperatorRegistry, op: OperatorSettings) ->
 
     kopf.on.startup(registry=registry, id="startup")(startup)
     kopf.on.cleanup(registry=registry, id="cleanup")(cleanup)
+    if op.canary.enabled and op.canary.namespace:
+        canary.register(registry)  # no ConfigMap watch at all without a canary
 
 
 async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSettings) -> Context:
@@ -51,6 +62,11 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
     kube = Kube(connection_info(settings))
     waker = Waker(kube)
     metrics = Metrics()
+    memo.phases = PhaseBook()
+    metrics.set_objects_source(memo.phases.counts)
+    # Health first: /readyz answers "not started" during the warm-up below.
+    memo.health = _health(kube, op)
+    memo.sites = await _serve_health(memo.health, op)
     drift_ref: list[DriftRegistry] = []
 
     def new_app(app: AppKey) -> None:
@@ -73,7 +89,14 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
     scopes: list[str | None] = [None] if op.watch.all_namespaces else list(op.watch.namespaces)
     await warm_claims(ctx, scopes)
     await warm_index(kube, ctx.consents, scopes)
-    memo.sites = await _serve(ctx, metrics)
+    memo.sites += await _serve(ctx, metrics)
+    if op.canary.enabled and op.canary.namespace:
+        try:
+            await canary.ensure(kube, op.canary.namespace)
+        except (KubeError, httpx.HTTPError) as exc:  # the loop's writes retry and report it
+            log.warning("could not create the health canary ConfigMap: %s", exc)
+        memo.canary_task = asyncio.create_task(memo.health.run_canary(), name="health canary")
+    memo.health.mark_started()
     return ctx
 
 
@@ -114,7 +137,7 @@ async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
 
 async def _serve(ctx: Context, metrics: Any) -> list[Any]:
     from nylas_operator.consent.callback import make_callback_app
-    from nylas_operator.observability.health import HealthState, make_health_app, make_metrics_app
+    from nylas_operator.observability.health import make_metrics_app
     from nylas_operator.observability.serving import start_site
 
     sites: list[Any] = []
@@ -122,10 +145,6 @@ async def _serve(ctx: Context, metrics: Any) -> list[Any]:
     if op.consent.callback_listen is not None:
         recorder = Recorder(ctx.kube, ctx.consents, default_delay=op.consent.scope_cache_delay, clock=utcnow)
         sites.append(await start_site(make_callback_app(recorder), *op.consent.callback_listen))
-    if op.server.health_listen is not None:
-        health = HealthState()
-        health.mark_started()
-        sites.append(await start_site(make_health_app(health), *op.server.health_listen))
     if op.server.metrics_listen is not None:
         sites.append(await start_site(make_metrics_app(metrics.registry), *op.server.metrics_listen))
     for site in sites:
@@ -133,8 +152,42 @@ async def _serve(ctx: Context, metrics: Any) -> list[Any]:
     return sites
 
 
+def _health(kube: Kube, op: OperatorSettings) -> HealthState:
+    namespace = op.canary.namespace if op.canary.enabled else None
+
+    async def write(token: str) -> None:
+        assert namespace is not None
+        await canary.write_token(kube, namespace, token)
+
+    return HealthState(
+        canary=write if namespace else None,
+        canary_resource=canary.RESOURCE,
+        canary_interval=op.canary.interval.total_seconds(),
+        canary_deadline=op.canary.deadline.total_seconds(),
+    )
+
+
+async def _serve_health(health: HealthState, op: OperatorSettings) -> list[Any]:
+    from nylas_operator.observability.health import make_health_app
+    from nylas_operator.observability.serving import start_site
+
+    if op.server.health_listen is None:
+        return []
+    site = await start_site(make_health_app(health), *op.server.health_listen)
+    log.info("serving health on %s", site.url)
+    return [site]
+
+
 async def stop(memo: kopf.Memo) -> None:
     ctx = context_of(memo)
+    task = getattr(memo, "canary_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    health = getattr(memo, "health", None)
+    if health is not None:
+        health.mark_stopping()
     for site in getattr(memo, "sites", []):
         await site.close()
     await ctx.drift.stop()

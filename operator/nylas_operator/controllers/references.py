@@ -21,6 +21,7 @@ from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.api.credential import NylasCredentialSpec
 from nylas_operator.controllers.clients import AppKey
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, Kube
+from nylas_operator.observability.redaction import register_secret
 
 
 class Unresolved(Exception):
@@ -49,6 +50,7 @@ class SecretValues:
                 Reason.SECRET_KEY_NOT_FOUND, f"Secret {ref.name!r} has no non-empty key {ref.key!r} ({what})"
             )
         self.versions[f"{ref.name}/{ref.key}"] = secret.resource_version
+        register_secret(value.get_secret_value())  # log redaction catches any slip from now on
         return SecretStr(value.get_secret_value().strip())
 
 
@@ -109,6 +111,7 @@ def parse_service_account_key(raw: SecretStr, where: str) -> nylas.ServiceAccoun
     if doc.get("type") not in (None, "service_account"):
         raise bad("'type' is not 'service_account'")
     key = doc["private_key"].strip()
+    register_secret(key)  # decoded: the raw JSON (registered on read) holds it with \n escapes
     if not (key.startswith("-----BEGIN ") and "PRIVATE KEY-----" in key.splitlines()[0]):
         raise bad("'private_key' is not a PEM private key (no BEGIN PRIVATE KEY line)")
     if "-----END " not in key:

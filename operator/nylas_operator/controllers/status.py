@@ -32,6 +32,7 @@ class Report:
         self.wake_reason = "retry"
         self.failed = False
         self.after_consent = False  # a Microsoft grant creation after the settle wait
+        self.consent_at: datetime | None = None  # when that consent was recorded (settle metric)
 
     # -- building --------------------------------------------------------------------------------
     def condition(self, type_: str, status: bool | str, reason: str, message: str = "") -> None:

@@ -1,7 +1,8 @@
 """Process logging: text or JSON lines on stderr, with kopf's object context and secret redaction.
 
 Owns: ``configure_logging`` (root handler, levels of chatty libraries, redaction on the root and on
-kopf's per-object Event poster) and the two formatters. Does not own: what is logged.
+kopf's per-object Event poster), the two formatters and the demotion of watch-only handler lines.
+Does not own: what is logged.
 
 kopf's per-object loggers (``kopf.objects``) attach ``k8s_ref`` = ``{apiVersion, kind, name, uid,
 namespace}`` to each record (``kopf/_core/actions/loggers.py``); it is read here as a plain record
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -80,13 +83,42 @@ class _OperatorHandler(logging.StreamHandler[Any]):
     """Marks the handler this module owns, so a second call replaces it instead of adding one."""
 
 
+class QuietHandlersFilter(logging.Filter):
+    """Demotes kopf's "Handler 'x' is invoked/succeeded." lines of watch-only handlers to DEBUG.
+
+    kopf logs every handler success at INFO; for ``on.event`` handlers that only take note of an
+    event (activity stamps, the canary, Secret digests) that is one INFO line per watch event.
+    """
+
+    def __init__(self, handler_ids: Collection[str]) -> None:
+        super().__init__()
+        self._ids = frozenset(handler_ids)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not record.name.startswith("kopf."):
+            return True
+        match = _HANDLER_LINE.fullmatch(str(record.msg))
+        if match is None or match.group(1) not in self._ids:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+_HANDLER_LINE = re.compile(r"Handler '([^']+)' (?:is invoked|succeeded)\.")
+
+
 def configure_logging(
-    level: str | int = "INFO", fmt: LogFormat = "text", *, stream: Any = None
+    level: str | int = "INFO",
+    fmt: LogFormat = "text",
+    *,
+    stream: Any = None,
+    quiet_handlers: Collection[str] = (),
 ) -> logging.Handler:
     """Route all logging to one stderr handler (text or JSON) with secret redaction; returns it.
 
     Idempotent: calling again replaces the handler. Also attaches redaction to kopf's per-object
     Event poster (a handler on ``kopf.objects``), in case kopf posts log lines as Events.
+    ``quiet_handlers``: kopf handler ids whose invoked/succeeded lines are DEBUG, not INFO.
     """
     if fmt not in ("text", "json"):
         raise ValueError(f"log format must be 'text' or 'json', not {fmt!r}")
@@ -95,6 +127,8 @@ def configure_logging(
         raise ValueError(f"unknown log level {level!r}")
     handler = _OperatorHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    if quiet_handlers:
+        handler.addFilter(QuietHandlersFilter(quiet_handlers))
     handler.addFilter(redaction.RedactionFilter())
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if not isinstance(h, _OperatorHandler)] + [handler]

@@ -265,7 +265,7 @@ class Sandbox:
         self._cleanup.callback(operator.stop)
         operator.start()
         try:
-            operator.wait_http_ok(f"http://127.0.0.1:{health_port}/healthz", OPERATOR_START_TIMEOUT)
+            operator.wait_http_ok(f"http://127.0.0.1:{health_port}/readyz", OPERATOR_START_TIMEOUT)
         except SupervisionError as exc:
             raise SandboxError(str(exc)) from None
         _say(f"Operator running (pid {operator.pid}), consent callback at http://127.0.0.1:{callback_port}.")

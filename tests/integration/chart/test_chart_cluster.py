@@ -26,6 +26,7 @@ CRD_NAMES = [
     "nylascredentials.nylas-operator.io",
     "serviceaccountgrants.nylas-operator.io",
 ]
+CANARY = "nylas-operator-canary"
 HELM_OWNERSHIP = ("meta.helm.sh/release-name", "meta.helm.sh/release-namespace")
 # Just enough of the Prometheus operator's CRD for the apiserver to accept a ServiceMonitor.
 SERVICE_MONITOR_CRD = {
@@ -252,7 +253,8 @@ def test_rbac_matrix_all_namespaces(cluster: Cluster, namespaces: Any, tmp_path:
             ("patch", "events.events.k8s.io", other),
             ("watch", "customresourcedefinitions.apiextensions.k8s.io", None),
             ("create", "configmaps", ns),
-            ("patch", "configmaps", ns),
+            ("patch", f"configmaps/{CANARY}", ns),
+            ("watch", f"configmaps/{CANARY}", None),
         ]
         denied = [
             ("delete", "secrets", other),
@@ -262,6 +264,9 @@ def test_rbac_matrix_all_namespaces(cluster: Cluster, namespaces: Any, tmp_path:
             ("get", "pods", other),
             ("create", "configmaps", other),
             ("delete", "configmaps", ns),
+            ("get", "configmaps", ns),
+            ("patch", "configmaps/some-other", ns),
+            ("list", "configmaps", None),
             ("delete", "customresourcedefinitions.apiextensions.k8s.io", None),
             ("patch", "customresourcedefinitions.apiextensions.k8s.io", None),
             ("list", "namespaces", None),  # not observed in all-namespaces mode
@@ -270,6 +275,7 @@ def test_rbac_matrix_all_namespaces(cluster: Cluster, namespaces: Any, tmp_path:
             ("create", "serviceaccounts/token", ns),
         ]
         _assert_matrix(cluster, sa, allowed, denied)
+        _assert_canary_listing(cluster, sa, None)
     finally:
         _delete_rendered(cluster, objects)
 
@@ -295,7 +301,10 @@ def test_rbac_matrix_watch_namespaces(cluster: Cluster, namespaces: Any, tmp_pat
             ("update", "secrets", team_b),
             ("create", "events", team_a),
             ("create", "events.events.k8s.io", team_b),
-            ("create", "configmaps", ns),
+            # The release namespace is not served: the canary lives in the first watched one.
+            ("create", "configmaps", team_a),
+            ("patch", f"configmaps/{CANARY}", team_a),
+            ("watch", f"configmaps/{CANARY}", team_b),
             ("list", "customresourcedefinitions.apiextensions.k8s.io", None),
             ("watch", "namespaces", None),
         ]
@@ -311,14 +320,28 @@ def test_rbac_matrix_watch_namespaces(cluster: Cluster, namespaces: Any, tmp_pat
             ("delete", "nylascredentials.nylas-operator.io", team_a),
             ("create", "pods", team_a),
             ("get", "configmaps", team_a),
+            ("create", "configmaps", ns),
+            ("create", "configmaps", team_b),
+            ("watch", f"configmaps/{CANARY}", other),
             ("delete", "customresourcedefinitions.apiextensions.k8s.io", None),
             ("create", "customresourcedefinitions.apiextensions.k8s.io", None),
             ("delete", "namespaces", None),
             ("create", "roles.rbac.authorization.k8s.io", team_a),
         ]
         _assert_matrix(cluster, sa, allowed, denied)
+        _assert_canary_listing(cluster, sa, team_b)
     finally:
         _delete_rendered(cluster, objects)
+
+
+def _assert_canary_listing(cluster: Cluster, sa: str, namespace: str | None) -> None:
+    """What kopf really sends: list with a metadata.name field selector passes; without, refused."""
+    scope = ["-n", namespace] if namespace else ["--all-namespaces"]
+    base = ["get", "configmaps", f"--as={sa}", *scope, "-o", "name"]
+    named = cluster.kubectl(*base, f"--field-selector=metadata.name={CANARY}", check=False)
+    assert named.returncode == 0, named.stderr
+    unnamed = cluster.kubectl(*base, check=False)
+    assert unnamed.returncode != 0 and "forbidden" in unnamed.stderr.lower(), unnamed.stderr
 
 
 def _assert_matrix(

@@ -9,6 +9,12 @@ import pytest
 import yaml
 from chart_tools import CHART, ROOT, by_kind, container, helm_path, load_generator, one, render, run, template
 
+CANARY_RULE = {
+    "apiGroups": [""],
+    "resources": ["configmaps"],
+    "resourceNames": ["nylas-operator-canary"],
+    "verbs": ["get", "list", "watch", "patch"],
+}
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "default": {},
     "namespaced": {"watchNamespaces": ["team-a", "team-b"]},
@@ -82,6 +88,9 @@ def test_default_deployment_is_one_restricted_recreated_replica(tmp_path: Path) 
         "--log-format=json",
         "--scope-cache-delay=5m",
         "--drift-interval=30m",
+        "--canary-namespace=nylas-operator",
+        "--canary-interval=60s",
+        "--canary-deadline=30s",
     ]
     assert c["image"] == "ghcr.io/nylas-operator/nylas-operator:0.1.0"
     assert {p["name"] for p in c["ports"]} == {"callback", "health", "metrics"}
@@ -107,11 +116,15 @@ def test_default_rbac_is_one_cluster_role_plus_the_own_namespace(tmp_path: Path)
     for rule in roles["nylas-operator"]["rules"]:
         assert "delete" not in rule["verbs"] and "*" not in rule["verbs"], rule
         assert "*" not in rule["resources"], rule
-    (self_role,) = by_kind(objects, "Role")
-    assert self_role["metadata"]["name"] == "nylas-operator-self"
-    assert self_role["rules"] == [
-        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch"]}
-    ]
+    # The liveness canary: create in the release namespace; every other verb only by its name.
+    (canary_role,) = by_kind(objects, "Role")
+    assert (canary_role["metadata"]["name"], canary_role["metadata"]["namespace"]) == (
+        "nylas-operator-canary",
+        "nylas-operator",
+    )
+    assert canary_role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]}]
+    configmap_rules = [r for r in roles["nylas-operator"]["rules"] if "configmaps" in r["resources"]]
+    assert configmap_rules == [CANARY_RULE]
 
 
 def test_namespaced_mode_has_roles_per_namespace_and_nothing_broad_cluster_wide(tmp_path: Path) -> None:
@@ -122,15 +135,29 @@ def test_namespaced_mode_has_roles_per_namespace_and_nothing_broad_cluster_wide(
         assert rule["verbs"] == ["get", "list", "watch"]
         assert rule["resources"] in (["customresourcedefinitions"], ["namespaces"])
     roles = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in by_kind(objects, "Role")}
+    # The release namespace is not served: the canary lives in the first watched namespace.
     assert roles == {
         ("team-a", "nylas-operator"),
         ("team-b", "nylas-operator"),
-        ("nylas-operator", "nylas-operator-self"),
+        ("team-a", "nylas-operator-canary"),
     }
     assert len(by_kind(objects, "RoleBinding")) == 3
+    for role in by_kind(objects, "Role"):
+        if role["metadata"]["name"] == "nylas-operator":
+            assert CANARY_RULE in role["rules"]
     args = container(objects)["args"]
     assert "--namespace=team-a" in args and "--namespace=team-b" in args
     assert "--all-namespaces" not in args
+    assert "--canary-namespace=team-a" in args
+
+
+def test_canary_lives_in_the_release_namespace_when_served_and_can_be_disabled(tmp_path: Path) -> None:
+    served = render({"watchNamespaces": ["team-a", "nylas-operator"]}, tmp_path)
+    assert "--canary-namespace=nylas-operator" in container(served)["args"]
+    off = render({"operator": {"canary": {"enabled": False}}}, tmp_path)
+    assert "--no-canary" in container(off)["args"]
+    assert not by_kind(off, "Role")
+    assert not [r for o in by_kind(off, "ClusterRole") for r in o["rules"] if "configmaps" in r["resources"]]
 
 
 def test_exposed_set_renders_ingress_callback_url_monitoring_and_argocd(tmp_path: Path) -> None:

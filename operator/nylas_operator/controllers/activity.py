@@ -1,0 +1,70 @@
+"""Watch activity of the three kinds: last-event stamps and the in-memory objects-by-phase book.
+
+Owns: ``PhaseBook`` (the phase of every served object as last seen on the watch, keyed by
+(kind, namespace, name), dropped on deletion; ``counts()`` feeds ``nylas_operator_objects`` at
+scrape time without a LIST) and the cheap ``on.event`` handlers that fill it and stamp
+``note_watch_event`` / ``HealthState.note_event``. The phase comes from the event's body, so it is
+what the handlers last wrote, including writes of an earlier operator process (initial listing).
+Does not own: any reconcile logic or metric definitions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from nylas_operator.api.common import GROUP, VERSION
+from nylas_operator.kube import KINDS
+
+NO_PHASE = "Unknown"
+
+
+class PhaseBook:
+    """(kind, namespace, name) → phase; one dict operation per watch event."""
+
+    def __init__(self) -> None:
+        self._phases: dict[tuple[str, str, str], str] = {}
+
+    def seen(self, kind: str, namespace: str, name: str, phase: str | None) -> None:
+        self._phases[(kind, namespace, name)] = phase or NO_PHASE
+
+    def gone(self, kind: str, namespace: str, name: str) -> None:
+        self._phases.pop((kind, namespace, name), None)
+
+    def counts(self) -> Mapping[tuple[str, str], int]:
+        """(kind, phase) → number of objects (what ``Metrics.set_objects_source`` wants)."""
+        return Counter((kind, phase) for (kind, _, _), phase in list(self._phases.items()))
+
+
+def observe(memo: Any, plural: str, event_type: str | None, body: Mapping[str, Any]) -> None:
+    """Record one watch event of ``plural`` (reads two fields of the body, copies nothing)."""
+    book = getattr(memo, "phases", None)
+    if book is not None:
+        meta = body.get("metadata") or {}
+        kind, namespace, name = KINDS[plural], str(meta.get("namespace")), str(meta.get("name"))
+        if event_type == "DELETED":
+            book.gone(kind, namespace, name)
+        else:
+            book.seen(kind, namespace, name, (body.get("status") or {}).get("phase"))
+    health = getattr(memo, "health", None)
+    if health is not None:
+        health.note_event(plural)
+    metrics = getattr(getattr(memo, "ctx", None), "metrics", None)
+    if metrics is not None:
+        metrics.note_watch_event(plural)
+
+
+def _handler(plural: str) -> Any:
+    # async: kopf runs sync handlers in its thread pool, which is far costlier than this body.
+    async def on_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        observe(memo, plural, type, body)
+
+    return on_event
+
+
+def register(registry: kopf.OperatorRegistry) -> None:
+    for plural in KINDS:
+        kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{plural}.activity")(_handler(plural))
