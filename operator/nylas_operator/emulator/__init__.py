@@ -61,5 +61,8 @@ Choices for facts the reference marks [U] (configurable where marked *, via `Beh
     Injected 429 faults are `rate_limit_error` with `Retry-After` (default 1 s).
 13. Faults apply to /v3 API calls, not to `/_emulator/*` and not to the browser redirect
     `GET /v3/connect/auth`. `drop` closes the connection before the request is applied,
-    `drop_after` after it was applied (the answer is lost).
+    `drop_after` after it was applied (the answer is lost). Endpoint rules (`rules`: method +
+    glob path, optional count) pick one endpoint's calls, e.g. `hold_after` on
+    `POST /v3/connect/custom` applies the create and holds the answer (a test kills the client
+    meanwhile); rules win over the random rates.
 """

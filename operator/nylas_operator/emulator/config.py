@@ -16,6 +16,9 @@ CONSENT_MODES: tuple[str, ...] = ("auto", "prompt", "deny")
 # Fault kinds: HTTP answers, a connection closed before the request is applied ("drop"),
 # and one closed after the request was applied but before the answer was sent ("drop_after").
 FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "drop", "drop_after")
+# Endpoint rules may also apply a request and then hold its answer ("hold_after"): a test can kill
+# its client while the change is made but not yet reported.
+RULE_KINDS: tuple[str, ...] = (*FAULT_KINDS, "hold_after")
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,39 @@ class ApplicationConfig:
 
 
 @dataclass(frozen=True)
+class FaultRule:
+    """A fault for the calls of one endpoint: `method` (or "*") and a glob `path`, e.g.
+    `POST /v3/connectors/*/creds`. It wins over the dice for the calls it matches."""
+
+    method: str
+    path: str
+    kind: str
+    """One of `RULE_KINDS`."""
+    times: int | None = None
+    """How many matching calls get the fault; None = every one."""
+    hold_seconds: float = 0.0
+    """For "hold_after": how long the answer is held after the request was applied."""
+
+    def validated(self) -> FaultRule:
+        if self.kind not in RULE_KINDS:
+            raise ValueError(f"unknown fault rule kind {self.kind!r}; known: {', '.join(RULE_KINDS)}")
+        if not self.method or not self.path.startswith("/"):
+            raise ValueError("a fault rule needs a method (or '*') and a path starting with '/'")
+        if self.times is not None and self.times < 1:
+            raise ValueError("times must be positive or None")
+        if self.hold_seconds < 0:
+            raise ValueError("hold_seconds must not be negative")
+        return self
+
+
+@dataclass(frozen=True)
 class FaultConfig:
     """Faults injected into /v3 API calls (never into /_emulator)."""
 
     rates: dict[str, float] = field(default_factory=dict)
     """Fraction of API calls answered with each kind in `FAULT_KINDS` (sum must be <= 1)."""
+    rules: tuple[FaultRule, ...] = ()
+    """Endpoint-scoped faults, checked in order before the dice (JSON: a list of objects)."""
     latency_ms: float = 0.0
     """Added to every API call before it is handled."""
     retry_after: int = 1
@@ -48,7 +79,14 @@ class FaultConfig:
         share = rate / len(kinds) if kinds else 0.0
         return cls(rates=dict.fromkeys(kinds, share), **kw)
 
+    def __post_init__(self) -> None:
+        # Rules arrive as JSON objects from /_emulator/faults; keep them typed and immutable.
+        rules = tuple(r if isinstance(r, FaultRule) else FaultRule(**r) for r in self.rules)
+        object.__setattr__(self, "rules", rules)
+
     def validated(self) -> FaultConfig:
+        for rule in self.rules:
+            rule.validated()
         for kind, rate in self.rates.items():
             if kind not in FAULT_KINDS:
                 raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")

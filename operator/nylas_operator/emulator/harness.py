@@ -72,12 +72,18 @@ class EmulatorControl:
         self._call("POST", "/reset")
 
     def set_faults(self, **settings: Any) -> dict[str, Any]:
-        """E.g. `set_faults(rates={"429": 0.2}, seed=1)`, `set_faults(rate=0.3)`, `latency_ms=50`."""
+        """E.g. `set_faults(rates={"429": 0.2}, seed=1)`, `set_faults(rate=0.3)`, `latency_ms=50`,
+        `set_faults(rules=[{"method": "POST", "path": "/v3/connect/custom", "kind": "drop"}])`."""
         result: dict[str, Any] = self._call("PUT", "/faults", settings)
         return result
 
+    def hold_after(self, method: str, path: str, seconds: float, times: int | None = 1) -> dict[str, Any]:
+        """Apply matching calls, then hold their answers for ``seconds`` (replaces all rules)."""
+        rule = {"method": method, "path": path, "kind": "hold_after", "hold_seconds": seconds, "times": times}
+        return self.set_faults(rules=[rule])
+
     def clear_faults(self) -> None:
-        self.set_faults(rates={}, latency_ms=0.0)
+        self.set_faults(rates={}, rules=[], latency_ms=0.0)
 
     def configure(self, **behaviour: Any) -> dict[str, Any]:
         """Change behaviour knobs, e.g. `configure(consent_mode="prompt", scope_cache_delay=0.5)`."""

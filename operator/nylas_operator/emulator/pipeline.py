@@ -1,9 +1,10 @@
 """What happens around every request: request ids, auth, rate limit, faults, journal, error envelopes.
 
-Owns the order of those steps for /v3 calls (journal -> latency -> fault dice -> API key ->
-rate limit -> handler) and turns every error into a Nylas error envelope. /_emulator calls get
-error envelopes too, but no faults and no journal entry. `GET /v3/connect/auth` is a browser
-redirect: it is journalled but needs no API key and gets no faults.
+Owns the order of those steps for /v3 calls (journal -> latency -> endpoint fault rule, else
+the fault dice -> API key -> rate limit -> handler -> held or dropped answer) and turns every
+error into a Nylas error envelope. /_emulator calls get error envelopes too, but no faults and
+no journal entry. `GET /v3/connect/auth` is a browser redirect: it is journalled but needs no API
+key and gets no faults.
 """
 
 from __future__ import annotations
@@ -66,11 +67,12 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
 async def _api_call(
     request: web.Request, handler: Handler, rt: Runtime, entry: JournalEntry, rid: str
 ) -> web.StreamResponse:
-    fault = None
+    fault = rule = None
     if request.path not in BROWSER_PATHS:
         if rt.faults.config.latency_ms:
             await asyncio.sleep(rt.faults.config.latency_ms / 1000)
-        fault = entry.fault = rt.faults.draw()
+        rule = rt.faults.match(request.method, request.path)
+        fault = entry.fault = rule.kind if rule is not None else rt.faults.draw()
         if fault == "drop":
             _drop(request)
         if fault in _FAULT_ANSWERS:
@@ -78,6 +80,8 @@ async def _api_call(
             headers = {"Retry-After": str(rt.faults.config.retry_after)} if status == 429 else None
             return error(rid, ApiError(status, type_, message, headers=headers))
     response = await _answer(request, handler, rid, authenticate=request.path not in BROWSER_PATHS)
+    if fault == "hold_after" and rule is not None:
+        await _hold(request, rule.hold_seconds)  # applied, not yet answered: a client may die here
     if fault == "drop_after":
         _drop(request)  # the request was applied; only its answer is lost
     return response
@@ -122,6 +126,16 @@ def _authenticate(request: web.Request, rt: Runtime) -> Application:
     if app is None:
         raise unauthorized("invalid API key for this region")
     return app
+
+
+async def _hold(request: web.Request, seconds: float) -> None:
+    """Wait ``seconds``, or until the client has gone (then there is nobody left to answer)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            raise _Dropped
+        await asyncio.sleep(min(0.1, max(deadline - time.monotonic(), 0.0)))
 
 
 def _drop(request: web.Request) -> None:

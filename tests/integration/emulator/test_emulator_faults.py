@@ -87,6 +87,25 @@ def test_drop_after_applies_the_request_but_loses_the_answer(
     assert emulator_api.post("/v3/connectors", json=body).status_code == 400  # the retry sees the twin
 
 
+def test_hold_after_rule_applies_the_request_then_holds_the_answer(
+    emulator: RunningEmulator, emulator_api: httpx.Client
+) -> None:
+    rule = {"method": "POST", "path": "/v3/connectors/*/creds", "kind": "hold_after", "hold_seconds": 30}
+    emulator.set_faults(rules=[{**rule, "times": 1}], rates={"500": 1.0})
+    assert emulator_api.get("/v3/connectors").status_code == 500  # other calls: the dice
+    emulator.set_faults(rates={})
+    make_connector(emulator_api, "microsoft")
+    body = {"name": "k8s:ns/held", "credential_type": "adminconsent", "credential_data": {"tenant": "t"}}
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up while the answer is held
+        emulator_api.post("/v3/connectors/microsoft/creds", json=body, timeout=1.0)
+    assert [c["name"] for c in emulator.state()["credentials"]] == ["k8s:ns/held"]  # yet it is applied
+    held = [e for e in emulator.journal() if e.path == "/v3/connectors/microsoft/creds"]
+    assert [e.fault for e in held] == ["hold_after"]
+    other = {**body, "name": "k8s:ns/next"}
+    assert emulator_api.post("/v3/connectors/microsoft/creds", json=other).status_code == 201  # times=1
+    assert emulator.set_faults()["rules"] == [{**rule, "times": 1}]
+
+
 def test_latency_is_added_to_api_calls_only(emulator: RunningEmulator, emulator_api: httpx.Client) -> None:
     emulator.set_faults(latency_ms=150)
     started = time.monotonic()
@@ -100,7 +119,13 @@ def test_latency_is_added_to_api_calls_only(emulator: RunningEmulator, emulator_
 def test_bad_fault_settings_are_refused(emulator: RunningEmulator) -> None:
     from nylas_operator.emulator.harness import ControlError
 
-    for settings in ({"rates": {"418": 0.1}}, {"rates": {"500": 0.7, "503": 0.7}}, {"colour": "red"}):
+    for settings in (
+        {"rates": {"418": 0.1}},
+        {"rates": {"500": 0.7, "503": 0.7}},
+        {"colour": "red"},
+        {"rules": [{"method": "POST", "path": "/v3/connect/custom", "kind": "hold"}]},
+        {"rules": [{"method": "POST", "kind": "drop_after"}]},
+    ):
         with pytest.raises(ControlError) as caught:
             emulator.set_faults(**settings)
         assert caught.value.status == 400

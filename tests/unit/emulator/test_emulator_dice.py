@@ -45,3 +45,28 @@ def test_rate_limiter_sliding_window() -> None:
     now[0] = 1.0
     limiter.check("app", 5)
     limiter.check("app", None)
+
+
+def test_endpoint_rules_match_method_and_glob_and_count_down() -> None:
+    rule = {"method": "POST", "path": "/v3/connectors/*/creds", "kind": "hold_after", "times": 2}
+    injector = FaultInjector(FaultConfig(rules=({**rule, "hold_seconds": 5.0},), rates={"500": 1.0}))
+    assert injector.match("GET", "/v3/connectors/google/creds") is None
+    assert injector.match("POST", "/v3/connectors/google/creds/x") is None
+    first = injector.match("POST", "/v3/connectors/google/creds")
+    assert first is not None and (first.kind, first.hold_seconds) == ("hold_after", 5.0)
+    assert injector.match("post", "/v3/connectors/microsoft/creds") is first
+    assert injector.match("POST", "/v3/connectors/google/creds") is None  # used up: the dice decide
+    assert injector.injected["hold_after"] == 2
+    injector.set(injector.config)  # setting again restores the counts
+    assert injector.match("POST", "/v3/connectors/google/creds") is not None
+    forever = FaultInjector(FaultConfig(rules=({"method": "*", "path": "/v3/grants*", "kind": "503"},)))
+    assert all(forever.match("DELETE", "/v3/grants/g1") for _ in range(20))
+
+
+def test_bad_rules_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown fault rule kind"):
+        FaultConfig(rules=({"method": "POST", "path": "/v3/x", "kind": "teapot"},)).validated()  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="times"):
+        FaultConfig(rules=({"method": "POST", "path": "/v3/x", "kind": "500", "times": 0},)).validated()  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        FaultConfig(rules=({"method": "POST", "path": "/v3/x", "kind": "500", "colour": 1},))  # type: ignore[arg-type]
