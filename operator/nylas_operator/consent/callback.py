@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from nylas_operator.consent import pages
 from nylas_operator.consent.ratelimit import ClientRateLimiter
@@ -178,6 +179,16 @@ class StateScrubber(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        malformed = _malformed_request(record)
+        if malformed is not None:
+            # A client sent bytes that are not HTTP (e.g. an 8 KiB request line): aiohttp answers
+            # 400 itself and would log an ERROR with a traceback. Anyone can send that, so it is a
+            # one-line warning: no traceback to flood the logs or to look like a crash.
+            text = _hide(record.getMessage())
+            record.msg, record.args = "%s: refused a malformed HTTP request (%s)", (text, malformed)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+            return True
         if isinstance(record.msg, str):
             record.msg = _hide(record.msg)
         if record.args:
@@ -187,6 +198,14 @@ class StateScrubber(logging.Filter):
         if record.exc_text:
             record.exc_text = _hide(record.exc_text)
         return True
+
+
+def _malformed_request(record: logging.LogRecord) -> str | None:
+    """The exception class name when ``record`` is aiohttp's report of an unparsable request."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, HttpProcessingError):
+        return type(exc).__name__
+    return None
 
 
 def _hide(text: str) -> str:
