@@ -199,10 +199,12 @@ class Operator:
         self._log = log_path.open("ab")
         self.started = time.time()
         env = plane.env()
-        command = [*_cli(), "run", *self.args]
-        if nylas_rate is not None:  # see bench/launch.py
-            env.update(BENCH_NYLAS_RATE=str(nylas_rate), BENCH_NYLAS_BURST=str(max(10, int(nylas_rate))))
-            command = [sys.executable, "-m", "bench.launch", "run", *self.args]
+        budget = (
+            ["--nylas-rate", str(nylas_rate), "--nylas-burst", str(max(10, int(nylas_rate)))]
+            if nylas_rate is not None
+            else []
+        )
+        command = [*_cli(), "run", *self.args, *budget]
         self.popen = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT
         )
@@ -387,7 +389,7 @@ def parser(description: str, default_n: int) -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="override the operator's Nylas budget (requests/s per application; default: the "
-        "operator's own, 20/s) through bench/launch.py",
+        "operator's own, 50/s) as `--nylas-rate`/`--nylas-burst` of `nylas-operator run`",
     )
     return p
 

@@ -61,7 +61,7 @@ async def main_async(args: Any) -> None:
             others = len(journal) - len(lists)
             per_pass = round(len(lists) / passes, 2) if passes else None
             figures = {
-                "nylas_rate": args.nylas_rate or "operator default (20/s, burst 10)",
+                "nylas_rate": args.nylas_rate or "operator default (50/s, burst 10)",
                 "n": args.n,
                 "interval_s": args.interval,
                 "window_s": window,

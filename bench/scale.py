@@ -95,7 +95,7 @@ async def main_async(args: Any) -> None:
             after = await asyncio.to_thread(common.idle_usage, restarted.pid, args.idle)
             largest = rows[-1]
             figures = {
-                "nylas_rate": args.nylas_rate or "operator default (20/s, burst 10)",
+                "nylas_rate": args.nylas_rate or "operator default (50/s, burst 10)",
                 "state_built_by": "the operator itself, at full speed, in steps (see docstring)",
                 "per_size": rows,
                 "restart_grants": n,

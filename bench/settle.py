@@ -93,7 +93,7 @@ async def main_async(args: Any) -> None:
                     exact.append(made - (consented_at + args.delay))
             late = common.percentiles(lateness)
             figures = {
-                "nylas_rate": args.nylas_rate or "operator default (20/s, burst 10)",
+                "nylas_rate": args.nylas_rate or "operator default (50/s, burst 10)",
                 "n": args.n,
                 "delay_s": args.delay,
                 "all_ready": done,

@@ -105,7 +105,7 @@ async def main_async(args: Any) -> None:
             api = diff_counts(api_after, api_before)
             # Our own creates and the watcher's list are not the operator's.
             figures = {
-                "nylas_rate": args.nylas_rate or "operator default (20/s, burst 10)",
+                "nylas_rate": args.nylas_rate or "operator default (50/s, burst 10)",
                 "n": total,
                 "all_ready": done,
                 "ready": len(ready_times),

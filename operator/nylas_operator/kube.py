@@ -7,13 +7,21 @@ pod, else kubeconfig) on one shared ``httpx.AsyncClient``. Does not own: watchin
 or deciding anything (``controllers/``).
 
 Secret values are returned as ``SecretStr`` and never logged; errors carry paths, not bodies.
+
+Load: at most ``concurrency`` requests are in flight (an ``asyncio.Semaphore``, O(1) to wait on)
+over as many kept-alive connections; with ~1,000 handlers at once, queueing inside httpx's pool
+costs O(queued x connections) per request and re-handshakes TLS. Transport failures (connect, read,
+pool timeouts, dropped connections) become ``KubeUnavailable``, which the controllers retry soon.
+Reads of connectors, credentials and Secrets may be served from ``WatchCache`` (fed by kopf's
+watch events through ``observe()`` and by our own writes).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -22,6 +30,7 @@ import kopf
 from pydantic import SecretStr
 
 from nylas_operator.api.common import GROUP, VERSION
+from nylas_operator.watchcache import WatchCache
 
 log = logging.getLogger("nylas_operator.kube")
 
@@ -29,6 +38,10 @@ CONNECTORS: Final = "nylasconnectors"
 CREDENTIALS: Final = "nylascredentials"
 GRANTS: Final = "serviceaccountgrants"
 KINDS: Final = {CONNECTORS: "NylasConnector", CREDENTIALS: "NylasCredential", GRANTS: "ServiceAccountGrant"}
+SECRETS: Final = "secrets"
+CACHED: Final = frozenset({CONNECTORS, CREDENTIALS})
+"""Kinds whose latest bodies are kept from the watch (few objects, read by every grant reconcile);
+Secrets are kept once read (``WatchCache`` on-demand)."""
 
 
 class KubeError(Exception):
@@ -37,6 +50,14 @@ class KubeError(Exception):
     def __init__(self, method: str, path: str, status: int) -> None:
         self.status = status
         super().__init__(f"{method} {path}: HTTP {status}")
+
+
+class KubeUnavailable(KubeError):
+    """No answer: connect/read/pool timeout or a dropped connection (the text names the error type)."""
+
+    def __init__(self, method: str, path: str, error: Exception) -> None:
+        self.status = 0
+        Exception.__init__(self, f"{method} {path}: {type(error).__name__}")
 
 
 def connection_info(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo:
@@ -48,7 +69,7 @@ def connection_info(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo:
 
 
 class Kube:
-    def __init__(self, info: kopf.ConnectionInfo, *, timeout: float = 30.0) -> None:
+    def __init__(self, info: kopf.ConnectionInfo, *, timeout: float = 30.0, concurrency: int = 16) -> None:
         verify: Any = True if info.insecure is None else not info.insecure
         if not info.insecure:
             verify = info.as_ssl_context()
@@ -56,24 +77,49 @@ class Kube:
             base_url=info.server.rstrip("/"),
             headers={**info.as_http_headers(), "User-Agent": "nylas-operator"},
             verify=verify,
-            timeout=timeout,
+            # The semaphore below already queues: the pool never waits, and every connection
+            # is kept alive (no TLS handshake per burst request).
+            limits=httpx.Limits(
+                max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=60
+            ),
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout), pool=timeout),
         )
+        self._slots = asyncio.Semaphore(concurrency)
+        self.cache = WatchCache(CACHED, on_demand=frozenset({SECRETS}))
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def observe(self, plural: str, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """Feed one watch event of a cached kind (a shallow copy of the body may be kept)."""
+        if self.cache.caches(plural):
+            self.cache.observe(plural, event_type, dict(body))
+
+    async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One request within the concurrency bound; no answer → ``KubeUnavailable``."""
+        async with self._slots:
+            try:
+                return await self._http.request(method, path, **kw)
+            except httpx.TransportError as exc:  # incl. PoolTimeout, ConnectError, ReadTimeout
+                raise KubeUnavailable(method, path, exc) from None
+
     async def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        response = await self._http.request(method, path, **kw)
+        response = await self._send(method, path, **kw)
         if response.status_code >= 400 and response.status_code != 404:
             raise KubeError(method, path, response.status_code)
         return response
 
     # -- Secrets -------------------------------------------------------------------------------
     async def read_secret(self, namespace: str, name: str) -> Secret | None:
-        response = await self._request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
-        if response.status_code == 404:
-            return None
-        return Secret.from_body(response.json())
+        """From the watch cache when the Secret was seen there, else one GET (cached too)."""
+        body = self.cache.get(SECRETS, namespace, name)
+        if body is None:
+            response = await self._request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+            if response.status_code == 404:
+                return None
+            body = response.json()
+            self.cache.put(SECRETS, body)
+        return Secret.from_body(body)
 
     async def write_owned_secret(
         self, namespace: str, name: str, data: Mapping[str, str], owner: Mapping[str, Any]
@@ -95,7 +141,7 @@ class Kube:
                 "type": "Opaque",
                 "data": encoded,
             }
-            created = await self._http.post(path, json=body)
+            created = await self._send("POST", path, json=body)
             if created.status_code == 409:  # raced with another writer: look again next reconcile
                 return False
             if created.status_code >= 400:
@@ -123,24 +169,38 @@ class Kube:
 
     async def list_objects(self, plural: str, namespace: str | None) -> list[dict[str, Any]]:
         """Every object of a kind in a namespace (None: all namespaces), paged by 500."""
-        items: list[dict[str, Any]] = []
+        return [item async for page in self.list_pages(plural, namespace) for item in page]
+
+    async def list_pages(
+        self, plural: str, namespace: str | None, limit: int = 500
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The same, one page at a time: 10,000 parsed bodies at once cost more than 100 MB."""
         token: str | None = None
         while True:
-            params: dict[str, Any] = {"limit": 500}
+            params: dict[str, Any] = {"limit": limit}
             if token:
                 params["continue"] = token
             response = await self._request("GET", self._path(plural, namespace), params=params)
             if response.status_code == 404:
-                return items
+                return
             doc = response.json()
-            items.extend(doc.get("items") or [])
+            yield list(doc.get("items") or [])
             token = (doc.get("metadata") or {}).get("continue")
             if not token:
-                return items
+                return
 
-    async def get_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+    async def get_object(
+        self, plural: str, namespace: str, name: str, *, cached: bool = False
+    ) -> dict[str, Any] | None:
+        """``cached``: the watch cache's body when there is one (as fresh as the watch)."""
+        if cached and (hit := self.cache.get(plural, namespace, name)) is not None:
+            return dict(hit)
         response = await self._request("GET", self._path(plural, namespace, name))
-        return None if response.status_code == 404 else dict(response.json())
+        if response.status_code == 404:
+            return None
+        body = dict(response.json())
+        self.cache.put(plural, body)
+        return body
 
     async def patch_object(
         self, plural: str, namespace: str, name: str, body: Mapping[str, Any], *, status: bool = False
@@ -150,7 +210,11 @@ class Kube:
         response = await self._request(
             "PATCH", path, json=dict(body), headers={"Content-Type": "application/merge-patch+json"}
         )
-        return response.status_code != 404
+        if response.status_code == 404:
+            return False
+        if self.cache.caches(plural):  # write-through: readers woken after this see the write
+            self.cache.put(plural, response.json())
+        return True
 
     async def annotate(
         self, plural: str, namespace: str, name: str, annotations: Mapping[str, str | None]
@@ -164,7 +228,7 @@ class Kube:
         """Create the ConfigMap with ``labels``, or restore those labels if it exists."""
         path = f"/api/v1/namespaces/{namespace}/configmaps"
         body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": dict(labels)}}
-        created = await self._http.post(path, json=body)
+        created = await self._send("POST", path, json=body)
         if created.status_code == 409:
             await self.patch_configmap(namespace, name, {"metadata": {"labels": dict(labels)}})
         elif created.status_code >= 400:
@@ -208,7 +272,7 @@ class Kube:
             "reportingComponent": "nylas-operator",
         }
         try:
-            response = await self._http.post(f"/api/v1/namespaces/{namespace}/events", json=body)
+            response = await self._send("POST", f"/api/v1/namespaces/{namespace}/events", json=body)
             if response.status_code >= 400:
                 # A terminating namespace refuses new events: expected during teardown.
                 log.debug(
@@ -218,7 +282,7 @@ class Kube:
                     meta.get("name"),
                     response.status_code,
                 )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, KubeError) as exc:
             log.debug("event %s not posted: %s", reason, type(exc).__name__)
 
 

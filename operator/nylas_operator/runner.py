@@ -28,6 +28,7 @@ from nylas_operator.settings import (
     ConsentSettings,
     DriftSettings,
     LoggingSettings,
+    NylasSettings,
     OperatorSettings,
     RetrySettings,
     ServerSettings,
@@ -198,6 +199,22 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
     show_default=True,
     help="After this long failing, a deletion orphans its Nylas object.",
 )
+@click.option(
+    "--nylas-rate",
+    default=NylasSettings.rate,
+    type=click.FloatRange(min=0.1),
+    envvar="NYLAS_OPERATOR_NYLAS_RATE",
+    show_default=True,
+    help="Nylas requests per second per application (Nylas allows 50/s; leave room for other users).",
+)
+@click.option(
+    "--nylas-burst",
+    default=NylasSettings.burst,
+    type=click.IntRange(min=1),
+    envvar="NYLAS_OPERATOR_NYLAS_BURST",
+    show_default=True,
+    help="Nylas requests per application allowed back to back before pacing starts.",
+)
 def run(
     namespaces: Sequence[str],
     all_namespaces: bool,
@@ -217,6 +234,8 @@ def run(
     min_retry_delay: timedelta,
     max_retry_delay: timedelta,
     deletion_give_up: timedelta,
+    nylas_rate: float,
+    nylas_burst: int,
 ) -> None:
     """Run the operator against the current kubeconfig (or the pod's service account)."""
     if bool(namespaces) == all_namespaces:
@@ -229,6 +248,7 @@ def run(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     settings = OperatorSettings(
+        nylas=NylasSettings(rate=nylas_rate, burst=nylas_burst),
         consent=ConsentSettings(
             scope_cache_delay=scope_cache_delay,
             state_ttl=consent_state_ttl,
@@ -309,14 +329,20 @@ def tune_kopf(settings: kopf.OperatorSettings) -> None:
     # Other API requests (patches, lists) must not hang for kopf's default 5 minutes.
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 30
-    # Unexpected errors in handlers (bugs): retry after a minute rather than spin.
-    settings.execution.default_backoff = 60
+    # Exceptions no controller classified (flow.run turns apiserver failures into short
+    # TemporaryErrors and Nylas failures into conditions): retry soon, but without spinning.
+    settings.execution.default_backoff = 10
     # All handlers are async; the executor only serves kopf internals.
     settings.execution.max_workers = 4
     # No peering objects: a single replica runs standalone.
     settings.peering.standalone = True
     # Keep each object's worker for a while between events (fewer task restarts on bursts).
     settings.queueing.idle_timeout = 10
+    # After its own PATCH kopf waits this long for the watch to show it before running handlers
+    # again; on a loaded apiserver the watch lags more than the default 5 s and kopf re-ran
+    # create handlers on stale bodies (a second reconcile, more PATCHes). Only the lagging
+    # object waits.
+    settings.persistence.consistency_timeout = 30
 
 
 def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:

@@ -29,11 +29,12 @@ class NylasSettings:
     max_attempts: int = 3
     """In-process attempts per call, the first included. More retries happen across reconciles,
     with the operator's own backoff (``RetrySettings``), so keep this small."""
-    rate: float = 20.0
-    """Requests per second per Nylas application, shared by every object of that application
-    (Nylas allows 50/s; leave room for the application's other users)."""
+    rate: float = 50.0
+    """Requests per second per Nylas application, shared by every object of that application.
+    Nylas allows 50/s per application for grants, connectors and authentication; lower it when
+    other users of the same application need a share (``--nylas-rate``). A 429 is still honoured."""
     burst: int = 10
-    """Requests allowed back to back before pacing starts."""
+    """Requests allowed back to back before pacing starts (``--nylas-burst``)."""
 
     def client(self) -> nylas.NylasSettings:
         return nylas.NylasSettings(

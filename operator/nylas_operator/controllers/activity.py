@@ -5,6 +5,7 @@ Owns: ``PhaseBook`` (the phase of every served object as last seen on the watch,
 scrape time without a LIST) and the cheap ``on.event`` handlers that fill it and stamp
 ``note_watch_event`` / ``HealthState.note_event``. The phase comes from the event's body, so it is
 what the handlers last wrote, including writes of an earlier operator process (initial listing).
+It also feeds the Kubernetes helper's watch cache (``Kube.observe``).
 Does not own: any reconcile logic or metric definitions.
 """
 
@@ -52,7 +53,11 @@ def observe(memo: Any, plural: str, event_type: str | None, body: Mapping[str, A
     health = getattr(memo, "health", None)
     if health is not None:
         health.note_event(plural)
-    metrics = getattr(getattr(memo, "ctx", None), "metrics", None)
+    ctx = getattr(memo, "ctx", None)
+    kube = getattr(ctx, "kube", None)
+    if kube is not None:  # connectors and credentials: their latest bodies, read by every reconcile
+        kube.observe(plural, event_type, body)
+    metrics = getattr(ctx, "metrics", None)
     if metrics is not None:
         metrics.note_watch_event(plural)
 

@@ -1,6 +1,7 @@
 """What every handler needs, built once at startup and kept on kopf's ``memo``.
 
 Owns: the ``Context`` dataclass (settings, Kubernetes helper, Nylas client pool, claims, waker,
+grant directory,
 consent index, drift registry, clock). Handlers get it with ``context_of(memo)``; unit tests build
 one with fakes. Does not own: creating the pieces (``runner.py``).
 """
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from nylas_operator.controllers.claims import Claims
 from nylas_operator.controllers.clients import ClientPool
+from nylas_operator.controllers.directory import GrantDirectory
 from nylas_operator.controllers.waker import Waker
 from nylas_operator.kube import Kube
 from nylas_operator.settings import OperatorSettings
@@ -36,6 +38,7 @@ class Context:
     consents: ConsentIndex
     drift: DriftRegistry
     claims: Claims = field(default_factory=Claims)
+    directory: GrantDirectory = field(default_factory=GrantDirectory)
     clock: Callable[[], datetime] = utcnow
     metrics: Any = None
 

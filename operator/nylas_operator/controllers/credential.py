@@ -103,7 +103,11 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     spec = NylasCredentialSpec.model_validate(body.get("spec") or {})
+    ctx.waker.read_parent((CREDENTIALS, namespace, name), "0")  # a connector transition wakes us
     connector: Parent = await load_connector(ctx.kube, namespace, spec.connector_ref.name)
+    ctx.waker.read_parent(
+        (CREDENTIALS, namespace, name), str(connector.body["metadata"].get("resourceVersion"))
+    )
     provider = connector.spec.provider
     if TYPE_OF_PROVIDER[provider] != spec.type:
         raise Unresolved(
@@ -129,8 +133,9 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         credentialId=credential.id, nylasName=name_in_nylas, provider=provider, secretVersions=values.versions
     )
     grants = [
-        g
-        for g in await ctx.kube.list_objects(GRANTS, namespace)
+        _slim(g)
+        async for page in ctx.kube.list_pages(GRANTS, namespace)
+        for g in page
         if ((g.get("spec") or {}).get("credentialRef") or {}).get("name") == name
     ]
     report.set(users=len(grants))
@@ -141,9 +146,22 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         report.condition(c.CONSENT_GRANTED, True, c.Reason.CONSENT_NOT_REQUIRED)
         report.condition(c.CONSENT_SETTLED, True, c.Reason.CONSENT_NOT_REQUIRED)
         report.ready()
-    ready_changed = c.is_true(report.old.get("conditions"), c.READY) != c.is_true(report.conditions, c.READY)
-    if ready_changed or old_consent != report.get("consent"):
-        report.dependents.extend((GRANTS, namespace, g["metadata"]["name"]) for g in grants)
+    ready_now = c.is_true(report.conditions, c.READY)
+    ready_changed = c.is_true(report.old.get("conditions"), c.READY) != ready_now
+    # What grants decide on: the credential id, the consent records (Microsoft) or Ready (Google).
+    seen_by_grants = (
+        old_consent != report.get("consent")
+        or report.old.get("credentialId") != credential.id
+        or (ready_changed and spec.type != "adminconsent")
+    )
+    if seen_by_grants:
+        # Grants read this status. A Ready grant has nothing to wait for when the credential
+        # becomes (or stays) usable: waking it would only cost an update cycle and two PATCHes.
+        report.dependents.extend(
+            (GRANTS, namespace, g["metadata"]["name"])
+            for g in grants
+            if not (ready_now and (g.get("status") or {}).get("phase") == c.PHASE_READY)
+        )
 
 
 async def _consent(
@@ -242,6 +260,16 @@ async def _consent(
     expiries = [c.parse_rfc3339(r["expiresAt"]) for r in pending if r.get("expiresAt")]
     if expiries:
         report.wake((min(expiries) - report.now).total_seconds() + 1.0, "state-expired")
+
+
+def _slim(grant: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a grant this module reads (10,000 full bodies at once cost over 100 MB)."""
+    meta, spec = grant["metadata"], grant.get("spec") or {}
+    return {
+        "metadata": {"name": meta["name"], "deletionTimestamp": meta.get("deletionTimestamp")},
+        "spec": {"scopes": spec.get("scopes")},
+        "status": {"phase": (grant.get("status") or {}).get("phase")},
+    }
 
 
 def _was_granted(old: Mapping[str, Any], key: str) -> bool:

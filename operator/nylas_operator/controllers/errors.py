@@ -1,6 +1,9 @@
 """The single place that decides what a failure means: give up until the input changes, or retry.
 
-Owns: ``classify()`` (a Nylas client error → ``Failure``) and the backoff arithmetic. Only input
+Owns: ``classify()`` (a Nylas client error or a Kubernetes helper error → ``Failure``) and the
+backoff arithmetic. An apiserver that did not answer, throttled (429), failed (5xx) or reported a
+write conflict (409) is retried within about a second (capped at ``min_delay``): these are load
+or restarts, not bad input, and kopf's own fallback would wait a minute. Only input
 that a spec (or Secret) change must fix is terminal; everything else retries with a growing,
 capped, jittered delay, and a 429's ``Retry-After`` is honoured. Terminal here does not mean kopf's
 ``PermanentError``: the object reports ``Failed`` and waits, and a spec or Secret change wakes it.
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 
 from nylas_operator import nylas
 from nylas_operator.api.conditions import Reason
+from nylas_operator.kube import KubeError
 from nylas_operator.settings import RetrySettings
 
 # Microsoft's "consent not applied yet" answers, relayed by Nylas right after an admin consent.
@@ -45,8 +49,18 @@ def is_not_propagated(exc: nylas.NylasStatusError) -> bool:
     return any(code in text for code in NOT_PROPAGATED_CODES)
 
 
+KUBE_FIRST_DELAY = 0.5
+"""Seconds before the first retry after a transient apiserver failure (doubling per failure)."""
+TRANSIENT_KUBE_STATUSES = frozenset({0, 409, 429, 500, 502, 503, 504})
+
+
+def kube_backoff(attempt: int, settings: RetrySettings, rng: Callable[[], float] = random.random) -> float:
+    base = min(KUBE_FIRST_DELAY * float(2 ** min(max(attempt, 0), 20)), settings.min_delay.total_seconds())
+    return base * (1 - settings.jitter + settings.jitter * rng())
+
+
 def classify(
-    exc: nylas.NylasError,
+    exc: nylas.NylasError | KubeError,
     *,
     attempt: int,
     settings: RetrySettings,
@@ -55,8 +69,12 @@ def classify(
 ) -> Failure:
     """Map a client error to a ``Failure``. ``after_consent``: the call was a Microsoft grant
     creation after the settle wait, where provider refusals mean "not propagated yet"."""
-    delay = backoff(attempt, settings, rng)
     message = str(exc)
+    if isinstance(exc, KubeError):
+        if exc.status in TRANSIENT_KUBE_STATUSES:
+            return Failure(Reason.RECONCILE_ERROR, message, retry_after=kube_backoff(attempt, settings, rng))
+        return Failure(Reason.RECONCILE_ERROR, message, retry_after=backoff(attempt, settings, rng))
+    delay = backoff(attempt, settings, rng)
     if isinstance(exc, nylas.NylasTransportError | nylas.NylasServerError | nylas.NylasResponseError):
         return Failure(Reason.NYLAS_UNAVAILABLE, message, retry_after=delay)
     if isinstance(exc, nylas.NylasRateLimitedError):

@@ -22,7 +22,7 @@ from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.errors import classify
 from nylas_operator.controllers.references import Unresolved
 from nylas_operator.controllers.status import Report
-from nylas_operator.kube import KINDS
+from nylas_operator.kube import KINDS, KubeError
 
 PAUSED_ANNOTATION = "nylas-operator.io/paused"
 PLURALS = {kind: plural for plural, kind in KINDS.items()}
@@ -55,15 +55,22 @@ async def run(
     key = key_of(plural, body)
     ctx.waker.cancel(key)
     report = Report(body, ctx.now())
-    if is_paused(body):
-        report.condition(
-            c.SYNCED, False, c.Reason.PAUSED, f"{PAUSED_ANNOTATION}=true: no changes are sent to Nylas"
-        )
-        outcome = c.Reason.PAUSED
-    else:
-        outcome = await _attempt(ctx, key, body, report, reconcile, logger)
-    metrics.reconciled(ctx, plural, outcome, report.get("phase"))
-    await commit(ctx, body, patch, report)
+    try:
+        if is_paused(body):
+            report.condition(
+                c.SYNCED, False, c.Reason.PAUSED, f"{PAUSED_ANNOTATION}=true: no changes are sent to Nylas"
+            )
+            outcome = c.Reason.PAUSED
+        else:
+            outcome = await _attempt(ctx, key, body, report, reconcile, logger)
+        metrics.reconciled(ctx, plural, outcome, report.get("phase"))
+        await commit(ctx, body, patch, report)
+    except KubeError as exc:
+        # The apiserver is busy or away: run the whole reconcile again soon (nothing of this run
+        # is written; a status flip to not-Ready for a load spike would only cost more writes).
+        failure = classify(exc, attempt=ctx.waker.failed(key), settings=ctx.settings.retry)
+        logger.info("Kubernetes request failed, retrying in %.1fs: %s", failure.retry_after or 0, exc)
+        raise kopf.TemporaryError(failure.message, delay=failure.retry_after) from None
     if report.wake_after is not None:
         ctx.waker.after(key, report.wake_after, report.wake_reason)
 
@@ -116,15 +123,20 @@ async def _attempt(
 async def commit(ctx: Context, body: Mapping[str, Any], patch: kopf.Patch, report: Report) -> None:
     changes = report.status_patch()
     if report.dependents:
-        # Dependents read this status: write it now (kopf's own patch lands only after we return,
-        # and then changes nothing), and only then wake them.
+        # Dependents read this status: write it now (kopf's own patch lands only after we return),
+        # and only then wake them. The write also refreshes the watch cache they read from.
+        # kopf's patch does not repeat it: one status write per transition.
         meta = body["metadata"]
         plural = key_plural(body)
         if changes:
             await ctx.kube.patch_object(
                 plural, meta["namespace"], meta["name"], {"status": changes}, status=True
             )
-        await ctx.waker.bump_all(report.dependents, "parent-changed")
+            changes = {}
+        now = ctx.kube.cache.get(plural, meta["namespace"], meta["name"])
+        version = str((now or {}).get("metadata", {}).get("resourceVersion") or "")
+        dependents = ctx.waker.stale(report.dependents, version) if version else report.dependents
+        await ctx.waker.bump_all(dependents, "parent-changed")
     for field, value in changes.items():
         patch.status[field] = value
     for annotation, value in report.annotations.items():

@@ -4,14 +4,17 @@ Owns: the grant reconcile: references (credential → connector → API key), th
 (application, email) claim (a second object is ``Conflict`` and never touches the first's grant),
 the Microsoft consent wait (``AwaitingConsent`` with the credential's URL mirrored, then
 ``ConsentSettling`` until ``status.eligibleAt``, re-checked on every run), crash-safe creation
-(``status.createStartedAt`` is written before ``POST /v3/connect/custom``; every run looks the
-grant up by email before creating), repair of drift found by ``drift.py``, the output Secret,
+(``status.createStartedAt`` is written before ``POST /v3/connect/custom``; a run after such a
+write, or for an email Nylas already lists (``directory.py``), looks the grant up by email before
+creating), repair of drift found by ``drift.py``, the output Secret,
 and deletion. Does not own: consent records (``credential.py``/``consent.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import kopf
@@ -75,6 +78,27 @@ def grant_scopes(spec: ServiceAccountGrantSpec, credential: Parent, connector: P
     return list(spec.scopes) if spec.scopes else (list(ac.scopes) if ac and ac.scopes else None)
 
 
+SETTLE_EARLY = 2.0
+"""Seconds before ``eligibleAt`` at which a settling grant is woken; it then waits in the handler."""
+SETTLE_INLINE = 2.5
+"""A settling grant woken at most this long before ``eligibleAt`` waits in the handler."""
+SETTLE_QUIET = 1.0
+"""Below this, even a grant not yet shown as ``ConsentSettling`` waits in the handler (the delay is
+about zero and ``grantedAt`` was rounded up to the next second)."""
+
+
+async def _sleep_until(ctx: Context, moment: datetime) -> datetime:
+    """Sleep until ``ctx.now() >= moment`` (a few rounds against timer slack); returns the time."""
+    now = ctx.now()
+    for _ in range(5):
+        remaining = (moment - now).total_seconds()
+        if remaining <= 0:
+            break
+        await asyncio.sleep(remaining + 0.001)
+        now = ctx.now()
+    return now
+
+
 async def _wait_for_consent(
     ctx: Context,
     body: Mapping[str, Any],
@@ -109,11 +133,19 @@ async def _wait_for_consent(
     eligible = c.parse_rfc3339(record["grantedAt"]) + delay
     report.set(consentUrl=None, eligibleAt=c.now_rfc3339(eligible))
     report.condition(c.CONSENT_GRANTED, True, c.Reason.CONSENT_GRANTED)
+    ahead = (eligible - report.now).total_seconds()
+    # Close to the eligible time (woken early on purpose, or consent recorded with a delay of
+    # about zero): wait here, to the instant, instead of paying a status write, a wake-up PATCH
+    # and a watch round trip after it.
+    if 0 < ahead <= SETTLE_INLINE and (
+        ahead <= SETTLE_QUIET or report.old.get("phase") == c.CONSENT_SETTLING
+    ):
+        report.now = await _sleep_until(ctx, eligible)
     if report.now < eligible:
         message = f"Microsoft caches scopes: the grant is created after {c.now_rfc3339(eligible)}"
         report.condition(c.CONSENT_SETTLED, False, c.Reason.CONSENT_SETTLING, message)
         report.not_ready(c.Reason.CONSENT_SETTLING, message, phase=c.CONSENT_SETTLING)
-        report.wake((eligible - report.now).total_seconds() + 0.5, "eligible")
+        report.wake(max((eligible - report.now).total_seconds() - SETTLE_EARLY, 0.0), "eligible")
         return False
     report.condition(c.CONSENT_SETTLED, True, c.Reason.CONSENT_SETTLED)
     report.after_consent = True
@@ -125,7 +157,9 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     meta = body["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
     spec = ServiceAccountGrantSpec.model_validate(body.get("spec") or {})
+    ctx.waker.read_parent((GRANTS, namespace, name), "0")  # a credential transition wakes us
     credential = await load_credential(ctx.kube, namespace, spec.credential_ref.name)
+    ctx.waker.read_parent((GRANTS, namespace, name), str(credential.body["metadata"].get("resourceVersion")))
     connector = await load_connector(ctx.kube, namespace, credential.spec.connector_ref.name)
     app = app_key(connector.spec)
     provider = connector.spec.provider
@@ -176,7 +210,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         grant_id, grant_status = str(old["grantId"]), old.get("grantStatus")  # nothing new: no Nylas call
     else:
         grant = await _create_or_adopt(
-            ctx, body, report, client, provider, spec, str(credential_id), scopes, scope_set
+            ctx, body, report, client, app, provider, spec, str(credential_id), scopes, scope_set
         )
         grant_id, grant_status = grant.id, grant.grant_status
     report.set(grantId=grant_id, grantStatus=grant_status, createStartedAt=None, scopeSet=scope_set)
@@ -191,6 +225,7 @@ async def _create_or_adopt(
     body: Mapping[str, Any],
     report: Report,
     client: nylas.NylasClient,
+    app: AppKey,
     provider: str,
     spec: ServiceAccountGrantSpec,
     credential_id: str,
@@ -204,7 +239,12 @@ async def _create_or_adopt(
             existing = await client.grants.get(str(old["grantId"]))
         except nylas.NylasNotFoundError:
             await _degraded(ctx, body, report, c.Reason.GRANT_MISSING, "the grant no longer exists in Nylas")
-    if existing is None:
+    # Look the mailbox up only when a grant may exist: a lost id, an earlier attempt that may
+    # have created it (createStartedAt), or an email Nylas listed. Otherwise POST directly: Nylas
+    # keeps one grant per email and returns it, so even a missed one is not twinned.
+    if existing is None and (
+        old.get("grantId") or old.get("createStartedAt") or await ctx.directory.has(app, client, spec.email)
+    ):
         found = await client.grants.find_by_email(spec.email, provider=provider)
         existing = found[0] if found else None
         if existing is not None and not old.get("grantId"):
@@ -219,22 +259,21 @@ async def _create_or_adopt(
     )
     if existing is not None and not reauth:
         return existing
-    if existing is None:
+    if existing is None and not old.get("createStartedAt"):
         # Persist the intent first: after a crash the next run looks the grant up by email.
         meta = body["metadata"]
+        started = c.now_rfc3339(report.now)
         await ctx.kube.patch_object(
-            GRANTS,
-            meta["namespace"],
-            meta["name"],
-            {"status": {"createStartedAt": c.now_rfc3339(report.now)}},
-            status=True,
+            GRANTS, meta["namespace"], meta["name"], {"status": {"createStartedAt": started}}, status=True
         )
+        old["createStartedAt"] = started  # now the current status: the final write removes it
     grant = await client.auth.custom(
         provider=provider,
         email_address=spec.email,
         credential_id=credential_id,
         scopes=scopes if provider == "google" else None,
     )
+    ctx.directory.add(app, spec.email)
     what = "re-authenticated" if existing is not None else "created"
     report.event(
         "Normal", "Reauthenticated" if existing is not None else "Created", f"{what} the Nylas grant"

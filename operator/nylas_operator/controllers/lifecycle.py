@@ -108,7 +108,6 @@ async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
         try:
             connectors = await ctx.kube.list_objects(CONNECTORS, namespace)
             credentials = await ctx.kube.list_objects(CREDENTIALS, namespace)
-            grants = await ctx.kube.list_objects(GRANTS, namespace)
         except KubeError as exc:
             log.warning("warm-up LIST failed in %s: %s", namespace or "all namespaces", exc)
             continue
@@ -126,13 +125,21 @@ async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
             ).get("name")
             for b in credentials
         }
-        for body in grants:
-            meta = body["metadata"]
-            credential_name = ((body.get("spec") or {}).get("credentialRef") or {}).get("name")
-            app = apps.get((meta["namespace"], connector_of.get((meta["namespace"], credential_name)) or ""))
-            email = (body.get("spec") or {}).get("email")
-            if app is not None and email:
-                ctx.claims.claim(grant.claim_key(app, email), grant.claimant(body))
+        try:
+            # Page by page: holding every grant body at once would set the process's memory
+            # high-water mark (RSS) for its whole life.
+            async for page in ctx.kube.list_pages(GRANTS, namespace):
+                for body in page:
+                    meta = body["metadata"]
+                    credential_name = ((body.get("spec") or {}).get("credentialRef") or {}).get("name")
+                    app = apps.get(
+                        (meta["namespace"], connector_of.get((meta["namespace"], credential_name)) or "")
+                    )
+                    email = (body.get("spec") or {}).get("email")
+                    if app is not None and email:
+                        ctx.claims.claim(grant.claim_key(app, email), grant.claimant(body))
+        except KubeError as exc:
+            log.warning("warm-up LIST of grants failed in %s: %s", namespace or "all namespaces", exc)
 
 
 async def _serve(ctx: Context, metrics: Any) -> list[Any]:

@@ -80,14 +80,14 @@ class Parent:
 
 
 async def load_connector(kube: Kube, namespace: str, name: str, *, terminating_ok: bool = False) -> Parent:
-    body = await kube.get_object(CONNECTORS, namespace, name)
+    body = await kube.get_object(CONNECTORS, namespace, name, cached=True)
     if body is None or (body["metadata"].get("deletionTimestamp") and not terminating_ok):
         raise Unresolved(Reason.CONNECTOR_NOT_FOUND, f"NylasConnector {name!r} does not exist")
     return Parent(body, NylasConnectorSpec.model_validate(body.get("spec") or {}))
 
 
 async def load_credential(kube: Kube, namespace: str, name: str, *, terminating_ok: bool = False) -> Parent:
-    body = await kube.get_object(CREDENTIALS, namespace, name)
+    body = await kube.get_object(CREDENTIALS, namespace, name, cached=True)
     if body is None or (body["metadata"].get("deletionTimestamp") and not terminating_ok):
         raise Unresolved(Reason.CREDENTIAL_NOT_FOUND, f"NylasCredential {name!r} does not exist")
     return Parent(body, NylasCredentialSpec.model_validate(body.get("spec") or {}))

@@ -7,6 +7,8 @@ of each Secret's data; when the digest changes (or the Secret appears or disappe
 start-up), it lists the connectors and credentials of that namespace and bumps those referencing
 the Secret. Initial-listing events only record the digest: at start-up every object is resumed
 anyway. The handler returns None, so kopf writes nothing into Secrets.
+It also feeds every Secret event to the Kubernetes helper's in-memory watch cache, from which
+reconciles read Secret values (memory only; never logged).
 Does not own: re-reading the Secret (the woken object's reconcile does).
 """
 
@@ -23,7 +25,7 @@ import kopf
 
 from nylas_operator.controllers.context import context_of
 from nylas_operator.controllers.waker import Waker
-from nylas_operator.kube import CONNECTORS, CREDENTIALS, Kube
+from nylas_operator.kube import CONNECTORS, CREDENTIALS, SECRETS, Kube
 
 log = logging.getLogger("nylas_operator.secrets")
 
@@ -89,9 +91,11 @@ async def on_secret_event(
     namespace, name = meta.get("namespace"), meta.get("name")
     if not namespace or not name:
         return None
+    ctx = context_of(memo)
+    # The cache first: the objects woken below read the new values from it.
+    ctx.kube.observe(SECRETS, type, body)
     if not changed(type, namespace, name, body.get("data")):
         return None
-    ctx = context_of(memo)
     woken = await wake_referrers(ctx.kube, ctx.waker, namespace, name)
     if woken:
         log.info("Secret %s/%s changed: woke %d object(s)", namespace, name, woken)

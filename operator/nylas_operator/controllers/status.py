@@ -2,7 +2,8 @@
 
 Owns: ``Report`` (collects what a reconcile found), the diff against the current status (only
 changed fields go into kopf's ``patch.status``; handlers return None, so kopf stores no results),
-events on transitions of the Ready condition (plus explicit ones the controllers add).
+events on transitions of the Ready condition (plus explicit ones the controllers add; an explicit
+Normal event in the run that makes the object Ready replaces that transition's event).
 Does not own: deciding conditions (the kind controllers) or condition arithmetic
 (``api/conditions.py``). Messages must be stable: no timestamps of "now", no request ids.
 """
@@ -82,7 +83,9 @@ class Report:
         return out
 
     def transition_events(self) -> list[tuple[str, str, str]]:
-        """Explicit events plus one for a changed Ready condition (status or reason)."""
+        """Explicit events plus one for a changed Ready condition (status or reason). When the
+        object becomes Ready in a run that already says what happened (e.g. ``Created``), that
+        event stands for the transition: one event per object on the happy path."""
         before = c.find_condition(self.old.get("conditions"), c.READY)
         after = c.find_condition(self.conditions, c.READY)
         events = list(self.events)
@@ -91,6 +94,8 @@ class Report:
             or (before.get("status"), before.get("reason")) != (after.get("status"), after.get("reason"))
         ):
             good = after.get("status") == "True"
+            if good and events and all(type_ == "Normal" for type_, _, _ in events):
+                return events
             waiting = after.get("reason") in _WAITING_REASONS
             events.append(
                 (

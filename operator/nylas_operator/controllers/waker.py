@@ -1,7 +1,9 @@
 """Waking objects: kopf has no "enqueue", so we bump an annotation and kopf sees an UPDATE.
 
 Owns: the wake annotation, in-process timers that bump an object later (settle waits, retry
-backoff), per-object consecutive-failure counters, and immediate bumps of dependents.
+backoff), per-object consecutive-failure counters, immediate bumps of dependents, and which
+version of its parent each dependent last read (so a parent's transition wakes only the
+dependents that decided on an older version).
 Does not own: deciding when to wake (the kind controllers).
 
 Why not ``kopf.TemporaryError(delay=...)``: a delayed kopf handler is not invoked by any change
@@ -34,6 +36,7 @@ class Waker:
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._failures: dict[Key, int] = {}
+        self._parent_read: dict[Key, str] = {}
         self._counter = itertools.count()
 
     # -- failure counters (the backoff's exponent) ---------------------------------------------
@@ -45,6 +48,23 @@ class Waker:
 
     def succeeded(self, key: Key) -> None:
         self._failures.pop(key, None)
+
+    # -- which parent version each object decided on ------------------------------------------
+    def read_parent(self, key: Key, version: str) -> None:
+        """``key``'s reconcile read its parent at ``version`` ("0": before or without finding it)."""
+        self._parent_read[key] = version
+
+    def stale(self, keys: Iterable[Key], version: str) -> list[Key]:
+        """The dependents that may have decided on a parent older than ``version``. One not
+        reconciled in this process yet is left out: its first reconcile reads the parent later."""
+        out = []
+        for key in keys:
+            seen = self._parent_read.get(key)
+            if seen is None:
+                continue
+            if not (seen.isdigit() and version.isdigit() and int(seen) >= int(version)):
+                out.append(key)
+        return out
 
     # -- timers --------------------------------------------------------------------------------
     def cancel(self, key: Key) -> None:
@@ -61,6 +81,7 @@ class Waker:
     def forget(self, key: Key) -> None:
         self.cancel(key)
         self._failures.pop(key, None)
+        self._parent_read.pop(key, None)
 
     def _fire(self, key: Key, reason: str) -> None:
         self._timers.pop(key, None)
@@ -77,9 +98,17 @@ class Waker:
         except (KubeError, OSError) as exc:
             log.warning("could not wake %s %s/%s: %s", plural, namespace, name, exc)
 
-    async def bump_all(self, keys: Iterable[Key], reason: str) -> None:
-        for key in keys:
-            await self.bump(key, reason)
+    async def bump_all(self, keys: Iterable[Key], reason: str, *, concurrency: int = 16) -> None:
+        """Bump many objects, ``concurrency`` at a time (one after the other would delay the last
+        of 1,000 grants by 1,000 round trips; all at once would flood the Kubernetes helper)."""
+        pending = list(dict.fromkeys(keys))
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(key: Key) -> None:
+            async with slots:
+                await self.bump(key, reason)
+
+        await asyncio.gather(*(one(key) for key in pending))
 
     def close(self) -> None:
         for timer in self._timers.values():
