@@ -256,31 +256,37 @@ class ControlPlane:
         ]
 
     def _start_etcd(self) -> None:
-        component = _Component("etcd", self._etcd_args)
-        self._components.append(component)
-        for attempt in range(_PORT_RETRIES):
+        def pick_ports() -> None:
             client, peer = processes.free_ports(2)
             self._etcd_ports = (client, peer)
-            offset = self._spawn(component)
-            try:
-                health = f"http://127.0.0.1:{client}/health"
-                self._wait(component, 30.0, functools.partial(_http_ok, health, None))
-                return
-            except StartError:
-                if attempt + 1 < _PORT_RETRIES and _ADDRESS_IN_USE in self._log_since(component, offset):
-                    self._stop_component(component)
-                    continue
-                raise
+
+        def wait(component: _Component) -> None:
+            health = f"http://127.0.0.1:{self._etcd_ports[0]}/health"
+            self._wait(component, 30.0, functools.partial(_http_ok, health, None))
+
+        self._start_on_free_ports(_Component("etcd", self._etcd_args), pick_ports, wait)
 
     def _start_apiserver_with_free_port(self) -> None:
-        component = _Component("kube-apiserver", self._apiserver_args)
-        self._components.append(component)
-        for attempt in range(_PORT_RETRIES):
+        def pick_port() -> None:
             self._apiserver_port = processes.free_port()
             self._write_kubeconfig()
+
+        component = _Component("kube-apiserver", self._apiserver_args)
+        self._start_on_free_ports(component, pick_port, self._wait_apiserver)
+
+    def _start_on_free_ports(
+        self,
+        component: _Component,
+        pick_ports: Callable[[], None],
+        wait: Callable[[_Component], None],
+    ) -> None:
+        """Start with freshly picked ports; another process may grab one first, so retry on that."""
+        self._components.append(component)
+        for attempt in range(_PORT_RETRIES):
+            pick_ports()
             offset = self._spawn(component)
             try:
-                self._wait_apiserver(component)
+                wait(component)
                 return
             except StartError:
                 if attempt + 1 < _PORT_RETRIES and _ADDRESS_IN_USE in self._log_since(component, offset):
