@@ -90,6 +90,8 @@ nylas-operator-canary
 - --log-format={{ .Values.operator.logFormat }}
 - --scope-cache-delay={{ .Values.operator.scopeCacheDelay }}
 - --drift-interval={{ .Values.operator.driftInterval }}
+- --nylas-rate={{ .Values.operator.nylasRate }}
+- --nylas-burst={{ .Values.operator.nylasBurst }}
 {{- if .Values.operator.canary.enabled }}
 - --canary-namespace={{ include "nylas-operator.canaryNamespace" . }}
 - --canary-interval={{ .Values.operator.canary.interval }}

@@ -88,6 +88,8 @@ def test_default_deployment_is_one_restricted_recreated_replica(tmp_path: Path) 
         "--log-format=json",
         "--scope-cache-delay=5m",
         "--drift-interval=30m",
+        "--nylas-rate=50",
+        "--nylas-burst=10",
         "--canary-namespace=nylas-operator",
         "--canary-interval=60s",
         "--canary-deadline=30s",
