@@ -135,6 +135,20 @@ def wait_condition(
     return eventually(probe, timeout=timeout, what=f"{kind}/{name} {type_}={status} {reason or ''}")
 
 
+def wait_all_ready(kubectl: Kubectl, namespace: str, kind: str, *, timeout: int = 60) -> None:
+    """`kubectl wait --for=condition=Ready` on every object of a kind: what users run."""
+    kubectl(
+        "wait",
+        "-n",
+        namespace,
+        "--for=condition=Ready",
+        kind,
+        "--all",
+        f"--timeout={timeout}s",
+        timeout=timeout + 10,
+    )
+
+
 def events(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
     return list(json.loads(kubectl("get", "-n", namespace, "events", "-o", "json"))["items"])
 

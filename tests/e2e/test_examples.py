@@ -32,16 +32,7 @@ def load(example: str, emu: Any) -> list[dict[str, Any]]:
 
 def test_google_example(kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any) -> None:
     k.apply(kubectl, namespace, load("01-google-service-account", emulator))
-    kubectl(
-        "wait",
-        "-n",
-        namespace,
-        "--for=condition=Ready",
-        "serviceaccountgrant",
-        "--all",
-        "--timeout=60s",
-        timeout=70,
-    )
+    k.wait_all_ready(kubectl, namespace, "serviceaccountgrant")
     alice = k.get(kubectl, namespace, "serviceaccountgrant", "alice")
     out = k.get(kubectl, namespace, "secret", "alice-nylas-grant")
     assert alice is not None and out is not None
@@ -69,13 +60,4 @@ def test_microsoft_example(kubectl: k.Kubectl, namespace: str, emulator: Any, op
         what="consent URL",
     )
     assert httpx.get(cred["status"]["consentUrl"], follow_redirects=True, timeout=10).status_code == 200
-    kubectl(
-        "wait",
-        "-n",
-        namespace,
-        "--for=condition=Ready",
-        "serviceaccountgrant",
-        "--all",
-        "--timeout=60s",
-        timeout=70,
-    )
+    k.wait_all_ready(kubectl, namespace, "serviceaccountgrant")

@@ -82,7 +82,7 @@ def test_microsoft_full_flow_through_the_callback(
     grant = k.get(kubectl, namespace, "serviceaccountgrant", "mailbox-0")
     assert grant is not None and grant["status"]["grantId"] and grant["status"]["eligibleAt"]
     for kind in ("nylasconnector", "nylascredential", "serviceaccountgrant"):
-        kubectl("wait", "-n", namespace, "--for=condition=Ready", kind, "--all", "--timeout=30s", timeout=40)
+        k.wait_all_ready(kubectl, namespace, kind, timeout=30)
 
     # The state is single use: replaying the callback is refused, and nothing changes.
     replay = httpx.get(str(response.url), timeout=10)
