@@ -22,6 +22,7 @@ import kopf
 
 from nylas_operator.api.common import parse_duration
 from nylas_operator.controllers import canary as canary_module
+from nylas_operator.diffbase import StatusDiffBase
 from nylas_operator.kube import KINDS
 from nylas_operator.settings import (
     CanarySettings,
@@ -310,13 +311,13 @@ def tune_kopf(settings: kopf.OperatorSettings) -> None:
     # Our own finalizer name: kopf's default is removed by any other kopf operator that only
     # watches our kinds, and two operators sharing it fight (#664, #1055).
     settings.persistence.finalizer = FINALIZER
-    # Progress (retry state) and the diffbase under our own prefix, not kopf.zalando.org; the
-    # prefix starts with "kopf." so these keys are excluded from the essence, while our own
-    # nylas-operator.io/* annotations (pause, consent, wake-ups) stay in it and cause updates.
+    # Progress (retry state) under our own prefix, not kopf.zalando.org; the prefix starts with
+    # "kopf." so these keys are excluded from the essence, while our own nylas-operator.io/*
+    # annotations (pause, consent, wake-ups) stay in it and cause updates.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=KOPF_PREFIX, key="last-handled-configuration"
-    )
+    # The diffbase in status: it rides in the cycle's status PATCH instead of a body PATCH of its
+    # own (diffbase.py; the annotation of earlier versions is read once and removed).
+    settings.persistence.diffbase_storage = StatusDiffBase(legacy_prefix=KOPF_PREFIX)
     # Events only when we post them (transitions); kopf would post handler retries and failures.
     settings.posting.enabled = False
     # Watches: the server ends each watch after 10 min, the client gives up 1 min later; kopf's

@@ -148,6 +148,13 @@ DELETION_POLICY_DESCRIPTION = (
 ConditionStatus = Literal["True", "False", "Unknown"]
 
 
+HANDLED_CONFIGURATION_FIELD = "lastHandledConfiguration"
+HANDLED_CONFIGURATION_DESCRIPTION = (
+    "Bookkeeping of the operator (kopf's diffbase): the spec, labels and annotations it last "
+    "handled, as JSON; a change against it starts a reconcile. Not meant to be edited."
+)
+
+
 class Condition(CamelModel):
     """The standard Kubernetes condition shape (metav1.Condition)."""
 

@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field
 
 from nylas_operator.api.common import (
     DELETION_POLICY_DESCRIPTION,
+    HANDLED_CONFIGURATION_DESCRIPTION,
     URL_MESSAGE,
     URL_RULE,
     CamelModel,
@@ -138,6 +139,9 @@ class NylasConnectorStatus(CamelModel):
         default=None, description="The connector's default credential id in Nylas, if any."
     )
     api_url: str | None = Field(default=None, description="The Nylas API base URL in use.")
+    last_handled_configuration: str | None = Field(
+        default=None, description=HANDLED_CONFIGURATION_DESCRIPTION
+    )
     secret_versions: dict[str, str] | None = Field(
         default=None,
         description="resourceVersion of each referenced Secret when last applied "

@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field
 
 from nylas_operator.api.common import (
     DELETION_POLICY_DESCRIPTION,
+    HANDLED_CONFIGURATION_DESCRIPTION,
     URL_MESSAGE,
     URL_RULE,
     CamelModel,
@@ -210,4 +211,7 @@ class NylasCredentialStatus(CamelModel):
     )
     users: int | None = Field(
         default=None, description="How many ServiceAccountGrants in this namespace reference this credential."
+    )
+    last_handled_configuration: str | None = Field(
+        default=None, description=HANDLED_CONFIGURATION_DESCRIPTION
     )

@@ -6,6 +6,7 @@ from pydantic import ConfigDict, Field
 
 from nylas_operator.api.common import (
     DELETION_POLICY_DESCRIPTION,
+    HANDLED_CONFIGURATION_DESCRIPTION,
     CamelModel,
     Condition,
     DeletionPolicy,
@@ -105,8 +106,6 @@ class ServiceAccountGrantStatus(CamelModel):
     eligible_at: str | None = Field(
         default=None, description="Microsoft: the grant is created no earlier than this time (RFC 3339)."
     )
-    create_started_at: str | None = Field(
-        default=None,
-        description="Set before the create call; a crash after it makes the next run look the grant up "
-        "by email instead of creating a twin.",
+    last_handled_configuration: str | None = Field(
+        default=None, description=HANDLED_CONFIGURATION_DESCRIPTION
     )

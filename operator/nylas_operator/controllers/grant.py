@@ -4,10 +4,12 @@ Owns: the grant reconcile: references (credential → connector → API key), th
 (application, email) claim (a second object is ``Conflict`` and never touches the first's grant),
 the Microsoft consent wait (``AwaitingConsent`` with the credential's URL mirrored, then
 ``ConsentSettling`` until ``status.eligibleAt``, re-checked on every run), crash-safe creation
-(``status.createStartedAt`` is written before ``POST /v3/connect/custom``; a run after such a
-write, or for an email Nylas already lists (``directory.py``), looks the grant up by email before
-creating), repair of drift found by ``drift.py``, the output Secret,
-and deletion. Does not own: consent records (``credential.py``/``consent.py``).
+(an email Nylas already lists, or one this process tried to create, is looked up by email before
+``POST /v3/connect/custom``: each process lists the application's grants once (``directory.py``),
+so after a crash between Nylas's create and our status write the next process finds the grant;
+and Nylas keeps one grant per email, so even a create racing that listing is not twinned),
+repair of drift found by ``drift.py``, the output Secret, and deletion.
+Does not own: consent records (``credential.py``/``consent.py``).
 """
 
 from __future__ import annotations
@@ -213,7 +215,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
             ctx, body, report, client, app, provider, spec, str(credential_id), scopes, scope_set
         )
         grant_id, grant_status = grant.id, grant.grant_status
-    report.set(grantId=grant_id, grantStatus=grant_status, createStartedAt=None, scopeSet=scope_set)
+    report.set(grantId=grant_id, grantStatus=grant_status, scopeSet=scope_set)
     ctx.drift.ready(app, uid, Known(namespace, name, spec.email, grant_id))
     report.ready()
     # After ready(): an output-Secret conflict must stay visible as Synced=False.
@@ -239,12 +241,11 @@ async def _create_or_adopt(
             existing = await client.grants.get(str(old["grantId"]))
         except nylas.NylasNotFoundError:
             await _degraded(ctx, body, report, c.Reason.GRANT_MISSING, "the grant no longer exists in Nylas")
-    # Look the mailbox up only when a grant may exist: a lost id, an earlier attempt that may
-    # have created it (createStartedAt), or an email Nylas listed. Otherwise POST directly: Nylas
-    # keeps one grant per email and returns it, so even a missed one is not twinned.
-    if existing is None and (
-        old.get("grantId") or old.get("createStartedAt") or await ctx.directory.has(app, client, spec.email)
-    ):
+    # Look the mailbox up only when a grant may exist: a lost id, or an email in the directory
+    # (Nylas listed it when this process started, or this process tried to create it before).
+    # Otherwise POST directly: Nylas keeps one grant per email and returns it, so even a missed
+    # one is not twinned.
+    if existing is None and (old.get("grantId") or await ctx.directory.has(app, client, spec.email)):
         found = await client.grants.find_by_email(spec.email, provider=provider)
         existing = found[0] if found else None
         if existing is not None and not old.get("grantId"):
@@ -259,20 +260,19 @@ async def _create_or_adopt(
     )
     if existing is not None and not reauth:
         return existing
-    if existing is None and not old.get("createStartedAt"):
-        # Persist the intent first: after a crash the next run looks the grant up by email.
-        meta = body["metadata"]
-        started = c.now_rfc3339(report.now)
-        await ctx.kube.patch_object(
-            GRANTS, meta["namespace"], meta["name"], {"status": {"createStartedAt": started}}, status=True
+    try:
+        grant = await client.auth.custom(
+            provider=provider,
+            email_address=spec.email,
+            credential_id=credential_id,
+            scopes=scopes if provider == "google" else None,
         )
-        old["createStartedAt"] = started  # now the current status: the final write removes it
-    grant = await client.auth.custom(
-        provider=provider,
-        email_address=spec.email,
-        credential_id=credential_id,
-        scopes=scopes if provider == "google" else None,
-    )
+    except nylas.NylasError as exc:
+        if not _refused(exc):
+            # The answer was lost (no response, 5xx, unreadable): Nylas may have created it, so
+            # the retry in this process looks the mailbox up first (a new process lists it anyway).
+            ctx.directory.add(app, spec.email)
+        raise
     ctx.directory.add(app, spec.email)
     what = "re-authenticated" if existing is not None else "created"
     report.event(
@@ -281,6 +281,12 @@ async def _create_or_adopt(
     if provider == "microsoft" and report.consent_at is not None:
         metrics.settle_waited(ctx, (report.now - report.consent_at).total_seconds())
     return grant
+
+
+def _refused(exc: nylas.NylasError) -> bool:
+    """Nylas answered with a client error: nothing was created."""
+    status = getattr(exc, "status", None)
+    return isinstance(exc, nylas.NylasStatusError) and status is not None and 400 <= status < 500
 
 
 async def _degraded(ctx: Context, body: Mapping[str, Any], report: Report, reason: str, message: str) -> None:
