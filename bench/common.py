@@ -199,12 +199,9 @@ class Operator:
         self._log = log_path.open("ab")
         self.started = time.time()
         env = plane.env()
-        budget = (
-            ["--nylas-rate", str(nylas_rate), "--nylas-burst", str(max(10, int(nylas_rate)))]
-            if nylas_rate is not None
-            else []
-        )
-        command = [*_cli(), "run", *self.args, *budget]
+        rate, burst = budget(nylas_rate)
+        budget_args = [] if nylas_rate is None else ["--nylas-rate", str(rate), "--nylas-burst", str(burst)]
+        command = [*_cli(), "run", *self.args, *budget_args]
         self.popen = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT
         )
@@ -321,6 +318,24 @@ def percentiles(values: list[float]) -> dict[str, float]:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
     return {"p50": pick(0.5), "p90": pick(0.9), "p99": pick(0.99), "max": round(ordered[-1], 3)}
+
+
+# Nylas's documented budget for grants, connectors and authentication, and the operator's defaults.
+NYLAS_RATE, NYLAS_BURST = 50.0, 10
+
+
+def budget(nylas_rate: float | None) -> tuple[float, int]:
+    """(rate, burst) the operator runs with under ``--nylas-rate`` (see ``Stack``)."""
+    if nylas_rate is None:
+        return NYLAS_RATE, NYLAS_BURST
+    return nylas_rate, max(10, int(nylas_rate))
+
+
+def budget_schedule(n: int, nylas_rate: float | None) -> list[float]:
+    """Seconds after the start at which a perfect client could send n requests through the token
+    bucket (the burst at once, then one per 1/rate): what no operator can beat at that budget."""
+    rate, burst = budget(nylas_rate)
+    return [max(0.0, (i + 1 - burst) / rate) for i in range(n)]
 
 
 # --- results ----------------------------------------------------------------------------------------
