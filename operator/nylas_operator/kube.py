@@ -1,10 +1,10 @@
 """The operator's own small Kubernetes client, for what kopf has no API for.
 
 Owns: reading one Secret, listing/reading our objects, merge-patching their metadata and status,
-writing a grant's output Secret with an ownerReference, posting Events, writing the health
-canary ConfigMap. Authentication comes from kopf's public login helpers (service account in a
-pod, else kubeconfig) on one shared ``httpx.AsyncClient``. Does not own: watching (kopf does)
-or deciding anything (``controllers/``).
+writing a grant's output Secret with an ownerReference, posting Events (in the background, in
+order, from a bounded queue), writing the health canary ConfigMap. Authentication comes from
+kopf's public login helpers (service account in a pod, else kubeconfig) on one shared
+``httpx.AsyncClient``. Does not own: watching (kopf does) or deciding anything (``controllers/``).
 
 Secret values are returned as ``SecretStr`` and never logged; errors carry paths, not bodies.
 
@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -33,6 +34,9 @@ from nylas_operator.api.common import GROUP, VERSION
 from nylas_operator.watchcache import WatchCache
 
 log = logging.getLogger("nylas_operator.kube")
+
+EVENT_QUEUE_SIZE: Final = 1000  # as client-go's event broadcaster
+EVENT_FLUSH_SECONDS: Final = 5.0  # how long a stopping operator waits for its last events
 
 CONNECTORS: Final = "nylasconnectors"
 CREDENTIALS: Final = "nylascredentials"
@@ -86,8 +90,17 @@ class Kube:
         )
         self._slots = asyncio.Semaphore(concurrency)
         self.cache = WatchCache(CACHED, on_demand=frozenset({SECRETS}))
+        self._events: asyncio.Queue[dict[str, Any]] | None = None
+        self._event_task: asyncio.Task[None] | None = None
+        self.events_dropped = 0
+        self.on_event_dropped: Callable[[], None] | None = None  # e.g. a metric's inc()
 
     async def aclose(self) -> None:
+        await self.flush_events(EVENT_FLUSH_SECONDS)
+        if self._event_task is not None:
+            self._event_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._event_task
         await self._http.aclose()
 
     def observe(self, plural: str, event_type: str | None, body: Mapping[str, Any]) -> None:
@@ -246,7 +259,10 @@ class Kube:
 
     # -- events --------------------------------------------------------------------------------
     async def post_event(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
-        """A core/v1 Event about ``obj``; failures are logged, never raised (events are best effort)."""
+        """A core/v1 Event about ``obj``, posted in the background in the order recorded (as
+        client-go's recorder does: a reconcile never waits for its events, and its status write
+        is not delayed by them). Best effort: failures are logged at DEBUG, never raised; when
+        ``EVENT_QUEUE_SIZE`` events are waiting, new ones are dropped and counted."""
         meta = obj.get("metadata", {})
         namespace = meta.get("namespace", "default")
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
@@ -271,16 +287,40 @@ class Kube:
             "source": {"component": "nylas-operator"},
             "reportingComponent": "nylas-operator",
         }
+        if self._events is None:
+            self._events = asyncio.Queue(maxsize=EVENT_QUEUE_SIZE)
+            self._event_task = asyncio.create_task(self._post_events(self._events), name="kubernetes events")
+        try:
+            self._events.put_nowait(body)
+        except asyncio.QueueFull:
+            self.events_dropped += 1
+            if self.on_event_dropped is not None:
+                self.on_event_dropped()
+            log.debug("event %s for %s/%s dropped: the queue is full", reason, namespace, meta.get("name"))
+
+    async def flush_events(self, seconds: float) -> None:
+        """Wait (at most ``seconds``) until every recorded event was posted or given up."""
+        if self._events is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._events.join(), seconds)
+
+    async def _post_events(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        while True:
+            body = await queue.get()
+            try:
+                await self._post_event(body)
+            finally:
+                queue.task_done()
+
+    async def _post_event(self, body: dict[str, Any]) -> None:
+        namespace, reason = body["metadata"]["namespace"], body["reason"]
+        name = body["involvedObject"]["name"]
         try:
             response = await self._send("POST", f"/api/v1/namespaces/{namespace}/events", json=body)
             if response.status_code >= 400:
                 # A terminating namespace refuses new events: expected during teardown.
                 log.debug(
-                    "event %s for %s/%s not posted: HTTP %s",
-                    reason,
-                    namespace,
-                    meta.get("name"),
-                    response.status_code,
+                    "event %s for %s/%s not posted: HTTP %s", reason, namespace, name, response.status_code
                 )
         except (httpx.HTTPError, KubeError) as exc:
             log.debug("event %s not posted: %s", reason, type(exc).__name__)

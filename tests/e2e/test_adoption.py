@@ -50,9 +50,12 @@ def assert_adopted(kubectl: k.Kubectl, ns: str, emu: Any, provider: str, cred_na
     cred = k.get(kubectl, ns, "nylascredential", cred_name)
     assert cred is not None and cred["status"]["credentialId"] == state["credentials"][0]["id"]
     assert cred["status"]["nylasName"] == f"k8s:{ns}/{cred_name}"
-    reasons = {(e["involvedObject"]["kind"], e["reason"]) for e in k.events(kubectl, ns)}
-    assert ("NylasConnector", "Adopted") in reasons and ("NylasCredential", "Adopted") in reasons
-    assert ("ServiceAccountGrant", "Adopted") in reasons
+    wanted = {(kind, "Adopted") for kind in ("NylasConnector", "NylasCredential", "ServiceAccountGrant")}
+    k.eventually(  # events are posted in the background
+        lambda: wanted <= {(e["involvedObject"]["kind"], e["reason"]) for e in k.events(kubectl, ns)},
+        timeout=20,
+        what=f"the events {sorted(wanted)}",
+    )
 
 
 def test_google_objects_are_adopted_not_duplicated(

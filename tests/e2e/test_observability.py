@@ -209,7 +209,16 @@ def test_metrics_logs_and_events_over_a_microsoft_flow(
     transitions = ready_transitions(versions)
     assert transitions[-1] == "Available" and "AwaitingConsent" in transitions, transitions
     about_grant = {"kind": "ServiceAccountGrant", "name": "mailbox-0"}
-    events = [e for e in k.events(kubectl, namespace) if about_grant.items() <= e["involvedObject"].items()]
+
+    def grant_events() -> list[dict[str, Any]]:
+        return [e for e in k.events(kubectl, namespace) if about_grant.items() <= e["involvedObject"].items()]
+
+    # Events are posted in the background: wait for the one of the last transition.
+    events = k.eventually(
+        lambda: (found := grant_events()) and any(e["reason"] == "Created" for e in found) and found,
+        timeout=20,
+        what="the Created event of mailbox-0",
+    )
     reasons = Counter(e["reason"] for e in events)
     assert reasons.pop("Created") == 1
     assert reasons == Counter(transitions[:-1]), (events, transitions)
@@ -231,7 +240,7 @@ def test_metrics_logs_and_events_over_a_microsoft_flow(
             what="a reconcile after the annotation",
         )
     time.sleep(1.0)
-    again = [e for e in k.events(kubectl, namespace) if about_grant.items() <= e["involvedObject"].items()]
+    again = grant_events()
     assert len(again) == len(events), again
 
     # JSON lines from kopf's and our loggers, with the object reference; DEBUG is on.

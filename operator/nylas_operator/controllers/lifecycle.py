@@ -62,6 +62,7 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
     kube = Kube(connection_info(settings))
     waker = Waker(kube)
     metrics = Metrics()
+    kube.on_event_dropped = metrics.events_dropped_total.inc
     memo.phases = PhaseBook()
     metrics.set_objects_source(memo.phases.counts)
     # Health first: /readyz answers "not started" during the warm-up below.

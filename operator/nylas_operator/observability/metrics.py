@@ -90,6 +90,11 @@ class Metrics:
             ["resource"],
             registry=r,
         )
+        self.events_dropped_total = Counter(
+            f"{PREFIX}_events_dropped_total",
+            "Kubernetes Events not posted because the operator's event queue was full.",
+            registry=r,
+        )
         self._objects = _ObjectsCollector()
         r.register(self._objects)
 
