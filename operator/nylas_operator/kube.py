@@ -2,7 +2,7 @@
 
 Owns: reading one Secret, listing/reading our objects, merge-patching their metadata and status,
 writing a grant's output Secret with an ownerReference, posting Events (in the background, in
-order, from a bounded queue), writing the health canary ConfigMap. Authentication comes from
+order per object, from bounded queues), writing the health canary ConfigMap. Authentication comes from
 kopf's public login helpers (service account in a pod, else kubeconfig) on one shared
 ``httpx.AsyncClient``. Does not own: watching (kopf does) or deciding anything (``controllers/``).
 
@@ -35,7 +35,8 @@ from nylas_operator.watchcache import WatchCache
 
 log = logging.getLogger("nylas_operator.kube")
 
-EVENT_QUEUE_SIZE: Final = 1000  # as client-go's event broadcaster
+EVENT_QUEUE_SIZE: Final = 1000  # per poster; client-go's event broadcaster queues 1000
+EVENT_POSTERS: Final = 4  # events in flight at most: they come after status writes
 EVENT_FLUSH_SECONDS: Final = 5.0  # how long a stopping operator waits for its last events
 
 CONNECTORS: Final = "nylasconnectors"
@@ -90,17 +91,17 @@ class Kube:
         )
         self._slots = asyncio.Semaphore(concurrency)
         self.cache = WatchCache(CACHED, on_demand=frozenset({SECRETS}))
-        self._events: asyncio.Queue[dict[str, Any]] | None = None
-        self._event_task: asyncio.Task[None] | None = None
+        self._events: list[asyncio.Queue[dict[str, Any]]] = []
+        self._event_tasks: list[asyncio.Task[None]] = []
         self.events_dropped = 0
         self.on_event_dropped: Callable[[], None] | None = None  # e.g. a metric's inc()
 
     async def aclose(self) -> None:
         await self.flush_events(EVENT_FLUSH_SECONDS)
-        if self._event_task is not None:
-            self._event_task.cancel()
+        for task in self._event_tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._event_task
+                await task
         await self._http.aclose()
 
     def observe(self, plural: str, event_type: str | None, body: Mapping[str, Any]) -> None:
@@ -259,10 +260,11 @@ class Kube:
 
     # -- events --------------------------------------------------------------------------------
     async def post_event(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
-        """A core/v1 Event about ``obj``, posted in the background in the order recorded (as
-        client-go's recorder does: a reconcile never waits for its events, and its status write
-        is not delayed by them). Best effort: failures are logged at DEBUG, never raised; when
-        ``EVENT_QUEUE_SIZE`` events are waiting, new ones are dropped and counted."""
+        """A core/v1 Event about ``obj``, posted in the background, in the order recorded per
+        object (as client-go's recorder does: a reconcile never waits for its events, and its
+        status write is not delayed by them). Best effort: failures are logged at DEBUG, never
+        raised; when ``EVENT_QUEUE_SIZE`` events wait for one poster, new ones are dropped and
+        counted."""
         meta = obj.get("metadata", {})
         namespace = meta.get("namespace", "default")
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
@@ -287,11 +289,16 @@ class Kube:
             "source": {"component": "nylas-operator"},
             "reportingComponent": "nylas-operator",
         }
-        if self._events is None:
-            self._events = asyncio.Queue(maxsize=EVENT_QUEUE_SIZE)
-            self._event_task = asyncio.create_task(self._post_events(self._events), name="kubernetes events")
+        if not self._events:
+            self._events = [asyncio.Queue(maxsize=EVENT_QUEUE_SIZE) for _ in range(EVENT_POSTERS)]
+            self._event_tasks = [
+                asyncio.create_task(self._post_events(queue), name=f"kubernetes events {i}")
+                for i, queue in enumerate(self._events)
+            ]
+        # One poster per object (by uid): its events stay in order, other objects' run beside.
+        queue = self._events[hash(str(meta.get("uid") or meta.get("name"))) % len(self._events)]
         try:
-            self._events.put_nowait(body)
+            queue.put_nowait(body)
         except asyncio.QueueFull:
             self.events_dropped += 1
             if self.on_event_dropped is not None:
@@ -300,9 +307,9 @@ class Kube:
 
     async def flush_events(self, seconds: float) -> None:
         """Wait (at most ``seconds``) until every recorded event was posted or given up."""
-        if self._events is not None:
+        if self._events:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._events.join(), seconds)
+                await asyncio.wait_for(asyncio.gather(*(queue.join() for queue in self._events)), seconds)
 
     async def _post_events(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         while True:

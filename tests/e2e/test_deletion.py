@@ -13,6 +13,8 @@ from fixtures.emulator import google_key
 
 pytestmark = pytest.mark.cluster
 
+FINALIZER = "nylas-operator.io/finalizer"
+
 
 def objects(emu: Any, policy: str) -> list[dict[str, Any]]:
     return [
@@ -88,6 +90,52 @@ def test_orphan_policy_leaves_nylas_objects(
     assert not [e for e in emulator.journal() if e.method == "DELETE"]
     state = emulator.state()
     assert len(state["grants"]) == 2 and len(state["credentials"]) == 1 and len(state["connectors"]) == 1
+
+
+def finalizers(kubectl: k.Kubectl, ns: str, kind: str, name: str) -> list[str]:
+    body = k.get(kubectl, ns, kind, name)
+    assert body is not None, f"{kind}/{name} is missing"
+    return list(body["metadata"].get("finalizers") or [])
+
+
+def test_only_objects_whose_deletion_needs_the_operator_carry_the_finalizer(
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any
+) -> None:
+    k.apply(kubectl, namespace, objects(emulator, "Orphan"))
+    all_ready(kubectl, namespace)
+    assert finalizers(kubectl, namespace, "serviceaccountgrant", "erin") == []
+    # Connectors and credentials wait while in use, whatever their policy.
+    assert finalizers(kubectl, namespace, "nylascredential", "workspace") == [FINALIZER]
+    assert finalizers(kubectl, namespace, "nylasconnector", "google") == [FINALIZER]
+
+    def set_policy(policy: str) -> None:
+        patch = json.dumps({"spec": {"deletionPolicy": policy}})
+        kubectl("patch", "-n", namespace, "serviceaccountgrant/erin", "--type=merge", "-p", patch)
+
+    set_policy("Delete")
+    k.eventually(
+        lambda: finalizers(kubectl, namespace, "serviceaccountgrant", "erin") == [FINALIZER],
+        timeout=20,
+        what="the finalizer added for deletionPolicy Delete",
+    )
+    set_policy("Orphan")
+    k.eventually(
+        lambda: finalizers(kubectl, namespace, "serviceaccountgrant", "erin") == [],
+        timeout=20,
+        what="the finalizer removed for deletionPolicy Orphan",
+    )
+
+    # A second object for erin's mailbox waits; once erin is deleted (no finalizer: the operator
+    # only sees it gone), it takes the mailbox over and adopts the same Nylas grant.
+    erin_id = k.get(kubectl, namespace, "serviceaccountgrant", "erin")["status"]["grantId"]  # type: ignore[index]
+    k.apply(kubectl, namespace, [k.grant("erin-again", "workspace", "erin@acme.example")])
+    waiting = ("serviceaccountgrant", "erin-again", "Ready", "False")
+    k.wait_condition(kubectl, namespace, *waiting, reason="Conflict", timeout=30)
+    kubectl("delete", "-n", namespace, "serviceaccountgrant/erin", "--timeout=30s", timeout=40)
+    taken = k.wait_condition(kubectl, namespace, "serviceaccountgrant", "erin-again", "Ready", timeout=30)
+    assert taken["status"]["grantId"] == erin_id
+    assert len(emulator.state()["grants"]) == 2
+    assert not [e for e in emulator.journal() if e.method == "DELETE"]
 
 
 def test_namespace_deletion_is_not_stuck(

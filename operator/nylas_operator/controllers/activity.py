@@ -5,14 +5,15 @@ Owns: ``PhaseBook`` (the phase of every served object as last seen on the watch,
 scrape time without a LIST) and the cheap ``on.event`` handlers that fill it and stamp
 ``note_watch_event`` / ``HealthState.note_event``. The phase comes from the event's body, so it is
 what the handlers last wrote, including writes of an earlier operator process (initial listing).
-It also feeds the Kubernetes helper's watch cache (``Kube.observe``).
+It also feeds the Kubernetes helper's watch cache (``Kube.observe``) and tells a kind's ``gone``
+callback about deleted objects.
 Does not own: any reconcile logic or metric definitions.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
@@ -62,14 +63,23 @@ def observe(memo: Any, plural: str, event_type: str | None, body: Mapping[str, A
         metrics.note_watch_event(plural)
 
 
-def _handler(plural: str) -> Any:
+Gone = Callable[[Any, Mapping[str, Any]], Awaitable[None]]
+
+
+def _handler(plural: str, gone: Gone | None) -> Any:
     # async: kopf runs sync handlers in its thread pool, which is far costlier than this body.
     async def on_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         observe(memo, plural, type, body)
+        ctx = getattr(memo, "ctx", None)
+        if type == "DELETED" and gone is not None and ctx is not None:
+            await gone(ctx, body)
 
     return on_event
 
 
-def register(registry: kopf.OperatorRegistry) -> None:
+def register(registry: kopf.OperatorRegistry, gone: Mapping[str, Gone] | None = None) -> None:
+    """``gone``: per kind, what to forget once an object has left the apiserver (also objects
+    deleted without a finalizer, whose delete handler never runs)."""
     for plural in KINDS:
-        kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{plural}.activity")(_handler(plural))
+        handler = _handler(plural, (gone or {}).get(plural))
+        kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{plural}.activity")(handler)

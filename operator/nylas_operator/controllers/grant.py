@@ -59,6 +59,11 @@ def claimant(body: Mapping[str, Any]) -> Claimant:
     )
 
 
+async def _still_there(ctx: Context, holder: Claimant) -> bool:
+    body = await ctx.kube.get_object(GRANTS, holder.namespace, holder.name)
+    return body is not None and body["metadata"].get("uid") == holder.uid
+
+
 def grant_scopes(spec: ServiceAccountGrantSpec, credential: Parent, connector: Parent) -> list[str] | None:
     """Google: the grant's scopes or the connector's defaults (required). Microsoft: the consent set."""
     if connector.spec.provider == "google":
@@ -166,6 +171,10 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     app = app_key(connector.spec)
     provider = connector.spec.provider
     winner = ctx.claims.claim(claim_key(app, spec.email), claimant(body))
+    if winner.uid != uid and not await _still_there(ctx, winner):
+        # Its deletion went unseen (an Orphan grant has no finalizer): the mailbox is free.
+        ctx.claims.release_all(winner.uid)
+        winner = ctx.claims.claim(claim_key(app, spec.email), claimant(body))
     if winner.uid != uid:
         raise Unresolved(
             c.Reason.CONFLICT,
@@ -331,16 +340,30 @@ async def _write_output_secret(
         )
 
 
-async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
+def deletes_from_nylas(body: Mapping[str, Any]) -> bool:
+    """Only ``deletionPolicy: Delete`` needs the operator at deletion, so only those grants carry
+    the finalizer: deleting an Orphan grant (the default) never waits for the operator, and
+    creating one costs no finalizer write. Its in-memory traces go with ``gone()``."""
+    return (body.get("spec") or {}).get("deletionPolicy") == "Delete"
+
+
+async def gone(ctx: Context, body: Mapping[str, Any]) -> None:
+    """Forget a grant that is being deleted or was deleted (idempotent), and wake the grants that
+    wait for its mailbox (``Conflict``)."""
     meta = body["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
-    spec = ServiceAccountGrantSpec.model_validate(body.get("spec") or {})
-    status = dict(body.get("status") or {})
     keys = ctx.claims.release_all(uid)
     others = [o for key in keys for o in ctx.claims.others(key, uid)]
     ctx.drift.forget(uid)
     ctx.waker.forget((GRANTS, namespace, name))
     await ctx.waker.bump_all([(GRANTS, o.namespace, o.name) for o in others], "claim-released")
+
+
+async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
+    namespace = body["metadata"]["namespace"]
+    spec = ServiceAccountGrantSpec.model_validate(body.get("spec") or {})
+    status = dict(body.get("status") or {})
+    await gone(ctx, body)
     grant_id = status.get("grantId")
     if spec.deletion_policy != "Delete" or not grant_id:
         return  # Orphan, or never owned a grant (e.g. a Conflict): nothing to revoke
@@ -372,4 +395,4 @@ async def _client_for_deletion(
 def register(registry: kopf.OperatorRegistry) -> None:
     from nylas_operator.controllers import handlers
 
-    handlers.register_kind(registry, GRANTS, reconcile, delete)
+    handlers.register_kind(registry, GRANTS, reconcile, delete, needs_finalizer=deletes_from_nylas)

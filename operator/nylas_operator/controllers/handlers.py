@@ -2,8 +2,9 @@
 
 Owns: one create/update/resume handler trio calling the kind's single ``reconcile`` through
 ``flow.run`` (which trigger fired does not matter), and a delete handler (its finalizer is
-``nylas-operator.io/finalizer``, set in the runner). Every handler returns None: kopf would copy
-return values into ``status.<handler id>``.
+``nylas-operator.io/finalizer``, set in the runner; a kind may limit it to the objects whose
+deletion needs the operator, e.g. grants with ``deletionPolicy: Delete``). Every handler
+returns None: kopf would copy return values into ``status.<handler id>``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,22 @@ import kopf
 from nylas_operator.api.common import GROUP, VERSION
 from nylas_operator.controllers import flow
 from nylas_operator.controllers.context import Context, context_of
+from nylas_operator.kube import GRANTS
 
 Delete = Callable[[Context, Mapping[str, Any], float], Awaitable[None]]
 
 
 def register_kind(
-    registry: kopf.OperatorRegistry, plural: str, reconcile: flow.Reconcile, delete: Delete
+    registry: kopf.OperatorRegistry,
+    plural: str,
+    reconcile: flow.Reconcile,
+    delete: Delete,
+    *,
+    needs_finalizer: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> None:
+    """``needs_finalizer``: which objects get the finalizer (and the delete handler); None: all.
+    kopf adds and removes the finalizer as the answer changes."""
+
     async def on_change(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
         await flow.run(context_of(memo), plural, body, patch, reconcile, logger)
 
@@ -36,14 +46,19 @@ def register_kind(
         (kopf.on.update, "update"),
     ):
         decorator(GROUP, VERSION, plural, registry=registry, id=f"{plural}.{cause}")(on_change)
-    kopf.on.delete(GROUP, VERSION, plural, registry=registry, id=f"{plural}.delete")(on_delete)
+
+    def when(body: kopf.Body, **_: Any) -> bool:
+        return needs_finalizer is None or needs_finalizer(body)
+
+    filtered = when if needs_finalizer is not None else None
+    kopf.on.delete(GROUP, VERSION, plural, registry=registry, id=f"{plural}.delete", when=filtered)(on_delete)
 
 
 def build_registry() -> kopf.OperatorRegistry:
     from nylas_operator.controllers import activity, connector, credential, grant, secrets_watch
 
     registry = kopf.OperatorRegistry()
-    activity.register(registry)
+    activity.register(registry, gone={GRANTS: grant.gone})
     connector.register(registry)
     credential.register(registry)
     grant.register(registry)
