@@ -79,8 +79,10 @@ def credential(provider: Provider, scope_cache_delay: str) -> dict[str, Any]:
     }
 
 
-def grant(provider: Provider, name: str, email: str) -> dict[str, Any]:
+def grant(provider: Provider, name: str, email: str, deletion_policy: str | None = None) -> dict[str, Any]:
     spec: dict[str, Any] = {"credentialRef": {"name": provider.credential}, "email": email}
+    if deletion_policy is not None:
+        spec["deletionPolicy"] = deletion_policy
     if provider.name == "google":
         spec["scopes"] = GOOGLE_SCOPES
     return {
@@ -167,13 +169,21 @@ def _consented(body: dict[str, Any]) -> bool:
 
 
 async def create_grants(
-    kube: KubeClient, namespace: str, provider: Provider, pairs: list[tuple[str, str]], concurrency: int
+    kube: KubeClient,
+    namespace: str,
+    provider: Provider,
+    pairs: list[tuple[str, str]],
+    concurrency: int,
+    deletion_policy: str | None = None,
 ) -> float:
     """Bulk-create the grant objects; returns the seconds it took."""
     started = time.monotonic()
     await bounded(
         concurrency,
-        [functools.partial(kube.create, GRANTS, namespace, grant(provider, n, e)) for n, e in pairs],
+        [
+            functools.partial(kube.create, GRANTS, namespace, grant(provider, n, e, deletion_policy))
+            for n, e in pairs
+        ],
     )
     return time.monotonic() - started
 

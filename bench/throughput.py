@@ -7,7 +7,9 @@ Run: ``.venv/bin/python -m bench.throughput [--n 1000] [--google 0]``.
    with bounded concurrency; the best of the tried concurrencies is the floor.
 2. Operator: connector + credential Ready, consent approved in the emulator and recorded on the
    credential with a scope-cache delay of 0 s (already settled). Then N grants are bulk-created and the
-   clock runs from the first create to the last Ready seen on a watch.
+   clock runs from the first create to the last Ready seen on a watch. The grants have the default
+   ``deletionPolicy`` (Orphan), which needs no finalizer; ``--deletion-policy Delete`` measures
+   grants that carry one, like the floor's.
 Prints ``ratio=<operator time / floor time>``, Nylas requests per grant (emulator journal), the
 operator's peak RSS, and the apiserver requests per grant by verb (apiserver metrics).
 """
@@ -81,7 +83,9 @@ async def main_async(args: Any) -> None:
                 started = time.time()
                 apply_s = sum(
                     [
-                        await scenario.create_grants(kube, OPERATOR_NS, p, pairs, args.create_concurrency)
+                        await scenario.create_grants(
+                            kube, OPERATOR_NS, p, pairs, args.create_concurrency, args.deletion_policy
+                        )
                         for p, pairs in all_pairs
                     ]
                 )
@@ -107,6 +111,7 @@ async def main_async(args: Any) -> None:
             # Our own creates and the watcher's list are not the operator's.
             figures = {
                 "nylas_rate": args.nylas_rate or "operator default (50/s, burst 10)",
+                "deletion_policy": args.deletion_policy or "default (Orphan: no finalizer)",
                 "n": total,
                 "all_ready": done,
                 "ready": len(ready_times),
@@ -162,6 +167,13 @@ def main() -> None:
         help="concurrencies tried for the floor, comma-separated (best is used; default 16,32,64)",
     )
     p.add_argument("--deadline", type=float, default=1800.0, help="give up waiting for Ready after this (s)")
+    p.add_argument(
+        "--deletion-policy",
+        choices=["Orphan", "Delete"],
+        default=None,
+        help="spec.deletionPolicy of the grants (default: unset, i.e. Orphan; Delete grants carry a "
+        "finalizer, like the floor's objects)",
+    )
     asyncio.run(main_async(p.parse_args()))
 
 
