@@ -108,3 +108,25 @@ def test_kill_between_nylas_create_and_status_write_finds_instead_of_twinning(
         assert ready["status"]["credentialId"] == only["id"]
     else:
         assert k.condition(healed, "Ready")["status"] == "True"  # type: ignore[index]
+
+
+def test_a_lost_create_answer_is_looked_up_before_trying_again(
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any
+) -> None:
+    """No kill this time: every attempt of the client's retries is applied and its answer lost.
+    The next reconcile in the same process looks the mailbox up by email and adopts the grant
+    instead of posting once more (without a status write before the create)."""
+    attempts = 5  # the Nylas client's attempts per call (nylas/retry.py)
+    emulator.set_faults(
+        rules=[{"method": "POST", "path": "/v3/connect/custom", "kind": "drop_after", "times": attempts}]
+    )
+    before = max((e.seq for e in emulator.journal()), default=0)
+    k.apply(kubectl, namespace, google_objects(emulator))
+    ready = k.wait_condition(kubectl, namespace, "serviceaccountgrant", "dana", "Ready", timeout=90)
+    journal = emulator.journal(after=before)
+    posts = [e for e in journal if e.method == "POST" and e.path == "/v3/connect/custom"]
+    assert [e.fault for e in posts] == ["drop_after"] * attempts, "every answer was lost, none retried after"
+    lookups = [e for e in journal if e.method == "GET" and e.path == "/v3/grants" and e.query.get("email")]
+    assert lookups and lookups[-1].seq > posts[-1].seq, "looked up by email after the lost answers"
+    (only,) = [g for g in emulator.state()["grants"] if g["email"] == EMAIL]
+    assert ready["status"]["grantId"] == only["id"]

@@ -250,3 +250,24 @@ def test_a_ready_transition_posts_one_event() -> None:
     report = Report(body(), NOW)
     report.not_ready(Reason.CONFLICT, "taken", phase="Failed", synced=False)
     assert [(t, r) for t, r, _ in report.transition_events()] == [("Warning", "Conflict")]
+
+
+# -- grant creation and deletion -----------------------------------------------------------------
+def test_only_a_client_error_means_nylas_created_nothing() -> None:
+    from nylas_operator.controllers.grant import _refused
+
+    assert _refused(status_error(nylas.NylasStatusError, 400))
+    assert _refused(status_error(nylas.NylasRateLimitedError, 429))
+    assert not _refused(status_error(nylas.NylasServerError, 503))  # may have been applied
+    lost = nylas.NylasConnectionDropped(
+        method="POST", path="/v3/connect/custom", base_url="https://api.eu.nylas.com", detail="closed"
+    )
+    assert not _refused(lost)
+
+
+def test_only_delete_policy_grants_need_the_finalizer() -> None:
+    from nylas_operator.controllers.grant import deletes_from_nylas
+
+    assert deletes_from_nylas({"spec": {"deletionPolicy": "Delete"}})
+    assert not deletes_from_nylas({"spec": {"deletionPolicy": "Orphan"}})
+    assert not deletes_from_nylas({"spec": {}})  # Orphan is the default
