@@ -31,6 +31,7 @@ from nylas_operator.settings import (
     LoggingSettings,
     NylasSettings,
     OperatorSettings,
+    ProcessingSettings,
     RetrySettings,
     ServerSettings,
     WatchSettings,
@@ -216,6 +217,14 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
     show_default=True,
     help="Nylas requests per application allowed back to back before pacing starts.",
 )
+@click.option(
+    "--max-concurrent-reconciles",
+    default=ProcessingSettings.max_concurrent_reconciles,
+    type=click.IntRange(min=1),
+    envvar="NYLAS_OPERATOR_MAX_CONCURRENT_RECONCILES",
+    show_default=True,
+    help="Objects of one kind reconciled at once; the others wait (bounds memory on bulk applies).",
+)
 def run(
     namespaces: Sequence[str],
     all_namespaces: bool,
@@ -237,6 +246,7 @@ def run(
     deletion_give_up: timedelta,
     nylas_rate: float,
     nylas_burst: int,
+    max_concurrent_reconciles: int,
 ) -> None:
     """Run the operator against the current kubeconfig (or the pod's service account)."""
     if bool(namespaces) == all_namespaces:
@@ -250,6 +260,7 @@ def run(
         raise click.UsageError(str(exc)) from None
     settings = OperatorSettings(
         nylas=NylasSettings(rate=nylas_rate, burst=nylas_burst),
+        processing=ProcessingSettings(max_concurrent_reconciles=max_concurrent_reconciles),
         consent=ConsentSettings(
             scope_cache_delay=scope_cache_delay,
             state_ttl=consent_state_ttl,
@@ -306,7 +317,7 @@ async def operate(settings: OperatorSettings) -> None:
     )
 
 
-def tune_kopf(settings: kopf.OperatorSettings) -> None:
+def tune_kopf(settings: kopf.OperatorSettings, processing: ProcessingSettings | None = None) -> None:
     """kopf's settings, each with its reason (kopf-notes.md §2, §7)."""
     # Our own finalizer name: kopf's default is removed by any other kopf operator that only
     # watches our kinds, and two operators sharing it fight (#664, #1055).
@@ -342,6 +353,11 @@ def tune_kopf(settings: kopf.OperatorSettings) -> None:
     # allocator keeps that high-water mark for good (RSS 270 MB instead of 125 MB at 10k). A
     # worker that exits is restarted by the next event of its object.
     settings.queueing.idle_timeout = 1
+    # At most this many objects per kind are processed at once; the others wait with just their
+    # latest event. A bulk apply of thousands of grants otherwise has every one of them waiting
+    # inside its handler for the Nylas budget, each holding a full handler context, and the
+    # allocator keeps that high-water mark for good.
+    settings.queueing.worker_limit = (processing or ProcessingSettings()).max_concurrent_reconciles
     # After its own PATCH kopf waits this long for the watch to show it before running handlers
     # again; on a loaded apiserver the watch lags more than the default 5 s and kopf re-ran
     # create handlers on stale bodies (a second reconcile, more PATCHes). Only the lagging

@@ -129,6 +129,14 @@ class WatchSettings:
 
 
 @dataclass(frozen=True)
+class ProcessingSettings:
+    max_concurrent_reconciles: int = 1000
+    """Objects of one kind reconciled at once (``--max-concurrent-reconciles``); the others wait
+    with just their latest event. Bounds memory on bulk applies (each reconcile waiting for the
+    Nylas budget holds a full handler context)."""
+
+
+@dataclass(frozen=True)
 class OperatorSettings:
     nylas: NylasSettings = field(default_factory=NylasSettings)
     consent: ConsentSettings = field(default_factory=ConsentSettings)
@@ -138,6 +146,7 @@ class OperatorSettings:
     canary: CanarySettings = field(default_factory=CanarySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     watch: WatchSettings = field(default_factory=WatchSettings)
+    processing: ProcessingSettings = field(default_factory=ProcessingSettings)
 
 
 def parse_listen(value: str) -> tuple[str, int]:

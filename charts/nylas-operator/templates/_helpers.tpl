@@ -92,6 +92,7 @@ nylas-operator-canary
 - --drift-interval={{ .Values.operator.driftInterval }}
 - --nylas-rate={{ .Values.operator.nylasRate }}
 - --nylas-burst={{ .Values.operator.nylasBurst }}
+- --max-concurrent-reconciles={{ .Values.operator.maxConcurrentReconciles }}
 {{- if .Values.operator.canary.enabled }}
 - --canary-namespace={{ include "nylas-operator.canaryNamespace" . }}
 - --canary-interval={{ .Values.operator.canary.interval }}

@@ -42,7 +42,7 @@ def register_lifecycle(registry: kopf.OperatorRegistry, op: OperatorSettings) ->
     kopf.on.login(registry=registry, id="login")(runner.login)
 
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-        runner.tune_kopf(settings)
+        runner.tune_kopf(settings, op.processing)
         if op.canary.enabled and op.canary.namespace:
             canary.tune(settings)
         await start(memo, op, settings)

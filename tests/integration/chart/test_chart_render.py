@@ -90,6 +90,7 @@ def test_default_deployment_is_one_restricted_recreated_replica(tmp_path: Path) 
         "--drift-interval=30m",
         "--nylas-rate=50",
         "--nylas-burst=10",
+        "--max-concurrent-reconciles=1000",
         "--canary-namespace=nylas-operator",
         "--canary-interval=60s",
         "--canary-deadline=30s",
