@@ -16,6 +16,7 @@ import pytest
 
 from e2e import kube as k
 from e2e.test_google import google_objects
+from nylas_operator.settings import NylasSettings
 
 pytestmark = pytest.mark.cluster
 
@@ -116,7 +117,7 @@ def test_a_lost_create_answer_is_looked_up_before_trying_again(
     """No kill this time: every attempt of the client's retries is applied and its answer lost.
     The next reconcile in the same process looks the mailbox up by email and adopts the grant
     instead of posting once more (without a status write before the create)."""
-    attempts = 5  # the Nylas client's attempts per call (nylas/retry.py)
+    attempts = NylasSettings.max_attempts  # the operator's Nylas client: attempts per call
     emulator.set_faults(
         rules=[{"method": "POST", "path": "/v3/connect/custom", "kind": "drop_after", "times": attempts}]
     )
