@@ -91,7 +91,7 @@ class Metrics:
             registry=r,
         )
         self.events_dropped_total = Counter(
-            f"{PREFIX}_events_dropped_total",
+            f"{PREFIX}_events_dropped",
             "Kubernetes Events not posted because the operator's event queue was full.",
             registry=r,
         )
