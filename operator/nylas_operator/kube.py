@@ -216,6 +216,12 @@ class Kube:
         self.cache.put(plural, body)
         return body
 
+    async def read_crd(self, plural: str) -> dict[str, Any] | None:
+        """Our CustomResourceDefinition of ``plural`` (None when it is not installed)."""
+        path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{plural}.{GROUP}"
+        response = await self._request("GET", path)
+        return None if response.status_code == 404 else dict(response.json())
+
     async def patch_object(
         self, plural: str, namespace: str, name: str, body: Mapping[str, Any], *, status: bool = False
     ) -> bool:

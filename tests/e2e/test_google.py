@@ -45,6 +45,20 @@ def test_google_grants_are_ready_without_consent(
     assert [e.email for e in creates] == ["dana@acme.example"]
     state = emulator.state()
     assert [g["email"] for g in state["grants"]] == ["dana@acme.example"]
+    # kopf's record of the handled spec is in status (the CRDs have room for it), not annotations.
+    handled = k.eventually(
+        lambda: (
+            (k.get(kubectl, namespace, "serviceaccountgrant", "dana") or {})
+            .get("status", {})
+            .get("lastHandledConfiguration")
+        ),
+        timeout=20,
+        what="status.lastHandledConfiguration",
+    )
+    assert json.loads(handled)["spec"]["email"] == "dana@acme.example"
+    final = k.get(kubectl, namespace, "serviceaccountgrant", "dana") or {}
+    annotations = final["metadata"].get("annotations", {})
+    assert not [a for a in annotations if a.startswith("kopf.")], annotations
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 import kopf
+import pytest
 
-from nylas_operator.diffbase import StatusDiffBase
+from nylas_operator.diffbase import StatusDiffBase, has_status_field, storage_for
 from nylas_operator.runner import KOPF_PREFIX
 
 LEGACY = f"{KOPF_PREFIX}/last-handled-configuration"
@@ -70,3 +71,39 @@ def test_status_wins_over_legacy_annotation() -> None:
         annotations={LEGACY: json.dumps({"spec": {"email": "old@acme.example"}})},
     )
     assert storage.fetch(body=both) == new
+
+
+def installed_crds() -> dict[str, dict[str, Any]]:
+    from pathlib import Path
+
+    import yaml
+
+    crds = {}
+    for path in sorted((Path(__file__).resolve().parents[2] / "crds").glob("*.yaml")):
+        body = yaml.safe_load(path.read_text())
+        crds[body["spec"]["names"]["plural"]] = body
+    return crds
+
+
+def test_the_crds_of_this_version_have_room_for_the_diffbase() -> None:
+    crds = installed_crds()
+    assert len(crds) == 3 and all(has_status_field(crd) for crd in crds.values())
+    assert isinstance(storage_for(crds, KOPF_PREFIX), StatusDiffBase)
+
+
+def test_older_crds_keep_the_diffbase_in_the_annotation(caplog: pytest.LogCaptureFixture) -> None:
+    crds = installed_crds()
+    old = crds["serviceaccountgrants"]
+    for version in old["spec"]["versions"]:
+        del version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"][
+            "lastHandledConfiguration"
+        ]
+    assert not has_status_field(old)
+    storage = storage_for(crds, KOPF_PREFIX)
+    assert isinstance(storage, kopf.AnnotationsDiffBaseStorage)
+    b = body()
+    patch = kopf.Patch()
+    storage.store(body=b, patch=patch, essence=storage.build(body=b))
+    assert LEGACY in patch["metadata"]["annotations"] and "status" not in patch
+    assert "serviceaccountgrants" in caplog.text and "apply the CRDs" in caplog.text
+    assert not has_status_field(None), "a CRD that is not installed has no room either"

@@ -1,7 +1,8 @@
 """Operator start and stop: build the ``Context``, warm the in-memory tables, serve endpoints.
 
 Owns: kopf's login/startup/cleanup handlers on our registry. Startup tunes kopf (``runner``),
-serves ``/healthz``/``/readyz`` first (readiness fails until startup ends), creates the Kubernetes
+serves ``/healthz``/``/readyz`` first (readiness fails until startup ends), picks where kopf keeps
+its diffbase by the installed CRDs (``diffbase.py``), creates the Kubernetes
 helper, the objects-by-phase book (``memo.phases``), the Nylas client pool (its observer feeds
 metrics; each new application starts a drift loop), the waker, the consent index and recorder;
 then LISTs the served namespaces once to fill the claims table and the consent index before any
@@ -29,7 +30,7 @@ from nylas_operator.controllers.context import Context, context_of, utcnow
 from nylas_operator.controllers.drift import DriftRegistry
 from nylas_operator.controllers.references import app_key
 from nylas_operator.controllers.waker import Waker
-from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, Kube, KubeError, connection_info
+from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, KINDS, Kube, KubeError, connection_info
 from nylas_operator.observability.health import HealthState
 from nylas_operator.settings import OperatorSettings
 
@@ -68,6 +69,7 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
     # Health first: /readyz answers "not started" during the warm-up below.
     memo.health = _health(kube, op)
     memo.sites = await _serve_health(memo.health, op)
+    settings.persistence.diffbase_storage = await _diffbase_storage(kube)
     drift_ref: list[DriftRegistry] = []
 
     def new_app(app: AppKey) -> None:
@@ -99,6 +101,20 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
         memo.canary_task = asyncio.create_task(memo.health.run_canary(), name="health canary")
     memo.health.mark_started()
     return ctx
+
+
+async def _diffbase_storage(kube: Kube) -> kopf.DiffBaseStorage:
+    """In status when the installed CRDs have room for it (``diffbase.py``)."""
+    from nylas_operator import runner
+    from nylas_operator.diffbase import storage_for
+
+    crds: dict[str, Any] = {}
+    for plural in KINDS:
+        try:
+            crds[plural] = await kube.read_crd(plural)
+        except (KubeError, httpx.HTTPError) as exc:  # no answer: judge by the CRDs that answered
+            log.warning("could not read the CRD of %s: %s", plural, exc)
+    return storage_for(crds, runner.KOPF_PREFIX)
 
 
 async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
