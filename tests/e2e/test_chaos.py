@@ -33,10 +33,9 @@ import yaml
 
 from e2e import kube as k
 from e2e.test_google import SCOPES
-from fixtures.controlplane import install_crds
+from fixtures.controlplane import binaries_or_fail, install_crds
 from fixtures.emulator import google_key
 from fixtures.operator import OperatorProcess
-from nylas_operator.devcluster.build import BuildError, ensure_binaries
 from nylas_operator.devcluster.controlplane import ControlPlane
 from nylas_operator.emulator.config import Behaviour, EmulatorConfig, FaultConfig
 from nylas_operator.emulator.harness import RunningEmulator, run_emulator
@@ -126,10 +125,7 @@ def manifests(emu: RunningEmulator, plan: Plan) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def plane() -> Iterator[ControlPlane]:
-    try:
-        binaries = ensure_binaries(build=True)
-    except BuildError as exc:
-        pytest.fail(f"control plane binaries unavailable: {exc}", pytrace=False)
+    binaries = binaries_or_fail()
     # No controller-manager: nothing here needs it, and it would take CPU from the operator.
     with ControlPlane(binaries, controller_manager=False) as started:
         install_crds(started)
