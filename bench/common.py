@@ -32,6 +32,7 @@ from nylas_operator.devcluster.build import ensure_binaries
 from nylas_operator.devcluster.controlplane import ControlPlane
 from nylas_operator.emulator.config import DEFAULT_API_KEY, DEFAULT_APPLICATION_ID
 from nylas_operator.emulator.harness import EmulatorControl
+from nylas_operator.settings import NylasSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -320,14 +321,11 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": pick(0.5), "p90": pick(0.9), "p99": pick(0.99), "max": round(ordered[-1], 3)}
 
 
-# Nylas's documented budget for grants, connectors and authentication, and the operator's defaults.
-NYLAS_RATE, NYLAS_BURST = 50.0, 10
-
-
 def budget(nylas_rate: float | None) -> tuple[float, int]:
-    """(rate, burst) the operator runs with under ``--nylas-rate`` (see ``Stack``)."""
+    """(rate, burst) the operator runs with under ``--nylas-rate`` (see ``Stack``); without it, the
+    operator's defaults (Nylas's documented 50 requests/s per application, burst 10)."""
     if nylas_rate is None:
-        return NYLAS_RATE, NYLAS_BURST
+        return NylasSettings.rate, NylasSettings.burst
     return nylas_rate, max(10, int(nylas_rate))
 
 

@@ -93,7 +93,6 @@ class Kube:
         self.cache = WatchCache(CACHED, on_demand=frozenset({SECRETS}))
         self._events: list[asyncio.Queue[dict[str, Any]]] = []
         self._event_tasks: list[asyncio.Task[None]] = []
-        self.events_dropped = 0
         self.on_event_dropped: Callable[[], None] | None = None  # e.g. a metric's inc()
 
     async def aclose(self) -> None:
@@ -306,7 +305,6 @@ class Kube:
         try:
             queue.put_nowait(body)
         except asyncio.QueueFull:
-            self.events_dropped += 1
             if self.on_event_dropped is not None:
                 self.on_event_dropped()
             log.debug("event %s for %s/%s dropped: the queue is full", reason, namespace, meta.get("name"))

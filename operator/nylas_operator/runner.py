@@ -22,7 +22,6 @@ import kopf
 
 from nylas_operator.api.common import parse_duration
 from nylas_operator.controllers import canary as canary_module
-from nylas_operator.diffbase import StatusDiffBase
 from nylas_operator.kube import KINDS
 from nylas_operator.settings import (
     CanarySettings,
@@ -317,7 +316,7 @@ async def operate(settings: OperatorSettings) -> None:
     )
 
 
-def tune_kopf(settings: kopf.OperatorSettings, processing: ProcessingSettings | None = None) -> None:
+def tune_kopf(settings: kopf.OperatorSettings, processing: ProcessingSettings) -> None:
     """kopf's settings, each with its reason (kopf-notes.md §2, §7)."""
     # Our own finalizer name: kopf's default is removed by any other kopf operator that only
     # watches our kinds, and two operators sharing it fight (#664, #1055).
@@ -326,9 +325,7 @@ def tune_kopf(settings: kopf.OperatorSettings, processing: ProcessingSettings | 
     # "kopf." so these keys are excluded from the essence, while our own nylas-operator.io/*
     # annotations (pause, consent, wake-ups) stay in it and cause updates.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-    # The diffbase in status: it rides in the cycle's status PATCH instead of a body PATCH of its
-    # own (diffbase.py; the annotation of earlier versions is read once and removed).
-    settings.persistence.diffbase_storage = StatusDiffBase(legacy_prefix=KOPF_PREFIX)
+    # The diffbase storage is chosen at start by the installed CRDs (lifecycle.py, diffbase.py).
     # Events only when we post them (transitions); kopf would post handler retries and failures.
     settings.posting.enabled = False
     # Watches: the server ends each watch after 10 min, the client gives up 1 min later; kopf's
@@ -357,7 +354,7 @@ def tune_kopf(settings: kopf.OperatorSettings, processing: ProcessingSettings | 
     # latest event. A bulk apply of thousands of grants otherwise has every one of them waiting
     # inside its handler for the Nylas budget, each holding a full handler context, and the
     # allocator keeps that high-water mark for good.
-    settings.queueing.worker_limit = (processing or ProcessingSettings()).max_concurrent_reconciles
+    settings.queueing.worker_limit = processing.max_concurrent_reconciles
     # After its own PATCH kopf waits this long for the watch to show it before running handlers
     # again; on a loaded apiserver the watch lags more than the default 5 s and kopf re-ran
     # create handlers on stale bodies (a second reconcile, more PATCHes). Only the lagging

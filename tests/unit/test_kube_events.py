@@ -61,7 +61,7 @@ async def test_a_full_queue_drops_and_counts_and_close_flushes(monkeypatch: pyte
     for reason in ("a", "b", "c", "d"):
         await kube.post_event(GRANT, "Warning", reason, "m")
         await asyncio.sleep(0)  # the poster takes "a" off the queue and waits for its answer
-    assert kube.events_dropped == 1 and dropped == [1]  # "a" in flight, "b", "c" queued, "d" dropped
+    assert dropped == [1]  # "a" in flight, "b" and "c" queued, "d" dropped
     release.set()
     await kube.aclose()  # flushes what was queued
     assert posted == ["a", "b", "c"]
