@@ -80,9 +80,6 @@ class ClientPool:
         current = self._clients.get(app)
         return current[1] if current else None
 
-    def apps(self) -> list[AppKey]:
-        return list(self._clients)
-
     def remember_credential(self, credential_id: str, app: AppKey) -> None:
         self._app_of_credential[credential_id] = app
 

@@ -27,7 +27,7 @@ from nylas_operator.api.common import parse_duration
 from nylas_operator.api.conditions import now_rfc3339, parse_rfc3339
 from nylas_operator.consent.recording import ConsentOutcome, RecordResult
 from nylas_operator.consent.tokens import hashes_equal, is_state_hash, new_state
-from nylas_operator.kube import CREDENTIALS, Kube, KubeError
+from nylas_operator.kube import CREDENTIALS, Kube
 
 log = logging.getLogger("nylas_operator.consent")
 
@@ -239,12 +239,3 @@ def _grant(record: dict[str, Any], at: datetime, how: str, delay: timedelta) -> 
         error=None,
         errorDescription=None,
     )
-
-
-async def warm_index(kube: Kube, index: ConsentIndex, namespaces: Iterable[str | None]) -> None:
-    for namespace in namespaces:
-        try:
-            for body in await kube.list_objects(CREDENTIALS, namespace):
-                index.index_credential(body)
-        except KubeError as exc:
-            log.warning("could not index consent states in %s: %s", namespace or "all namespaces", exc)

@@ -291,7 +291,7 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
         return
     if await deletion.skip_when_paused(ctx, body):
         return
-    client = await _client_for_deletion(ctx, namespace, spec, str(credential_id))
+    client = await deletion.client_via_connector(ctx, namespace, spec.connector_ref.name, str(credential_id))
     if client is None:
         await deletion.orphan(
             ctx, body, "credential", "neither its connector's API key nor a cached client is left"
@@ -300,17 +300,6 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     await deletion.nylas_delete(
         ctx, body, runtime, lambda: client.credentials.delete(str(provider), str(credential_id)), "credential"
     )
-
-
-async def _client_for_deletion(
-    ctx: Context, namespace: str, spec: NylasCredentialSpec, credential_id: str
-) -> nylas.NylasClient | None:
-    try:
-        connector = await load_connector(ctx.kube, namespace, spec.connector_ref.name, terminating_ok=True)
-        return await deletion.client_for(ctx, namespace, connector.spec)
-    except Unresolved:
-        app = ctx.clients.app_of_credential(credential_id)
-        return ctx.clients.cached(app) if app else None
 
 
 def register(registry: kopf.OperatorRegistry) -> None:

@@ -28,7 +28,7 @@ from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.errors import backoff
 from nylas_operator.controllers.flow import is_paused
-from nylas_operator.controllers.references import SecretValues, Unresolved, app_key
+from nylas_operator.controllers.references import SecretValues, Unresolved, app_key, load_connector
 from nylas_operator.kube import CREDENTIALS, GRANTS
 
 log = logging.getLogger("nylas_operator.deletion")
@@ -96,6 +96,21 @@ async def client_for(ctx: Context, namespace: str, spec: NylasConnectorSpec) -> 
         return ctx.clients.get(app, key)
     except Unresolved:
         return ctx.clients.cached(app)
+
+
+async def client_via_connector(
+    ctx: Context, namespace: str, connector_name: str | None, credential_id: str
+) -> nylas.NylasClient | None:
+    """The client of a credential's application: from its connector (even a terminating one), else
+    the client cached for the Nylas credential id (the connector may already be gone)."""
+    if connector_name is not None:
+        try:
+            connector = await load_connector(ctx.kube, namespace, connector_name, terminating_ok=True)
+            return await client_for(ctx, namespace, connector.spec)
+        except Unresolved:
+            pass
+    app = ctx.clients.app_of_credential(credential_id)
+    return ctx.clients.cached(app) if app else None
 
 
 async def orphan(ctx: Context, body: Mapping[str, Any], what: str, why: str) -> None:

@@ -22,10 +22,9 @@ from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.errors import classify
 from nylas_operator.controllers.references import Unresolved
 from nylas_operator.controllers.status import Report
-from nylas_operator.kube import KINDS, KubeError
+from nylas_operator.kube import KubeError
 
 PAUSED_ANNOTATION = "nylas-operator.io/paused"
-PLURALS = {kind: plural for plural, kind in KINDS.items()}
 
 Reconcile = Callable[[Context, Mapping[str, Any], Report], Awaitable[None]]
 
@@ -33,10 +32,6 @@ Reconcile = Callable[[Context, Mapping[str, Any], Report], Awaitable[None]]
 def is_paused(body: Mapping[str, Any]) -> bool:
     annotations = (body.get("metadata") or {}).get("annotations") or {}
     return str(annotations.get(PAUSED_ANNOTATION, "")).lower() == "true"
-
-
-def key_plural(body: Mapping[str, Any]) -> str:
-    return PLURALS[str(body.get("kind"))]
 
 
 def key_of(plural: str, body: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -63,8 +58,8 @@ async def run(
             outcome = c.Reason.PAUSED
         else:
             outcome = await _attempt(ctx, key, body, report, reconcile, logger)
-        metrics.reconciled(ctx, plural, outcome, report.get("phase"))
-        await commit(ctx, body, patch, report)
+        metrics.reconciled(ctx, plural, outcome)
+        await commit(ctx, plural, body, patch, report)
     except KubeError as exc:
         # The apiserver is busy or away: run the whole reconcile again soon (nothing of this run
         # is written; a status flip to not-Ready for a load spike would only cost more writes).
@@ -87,7 +82,6 @@ async def _attempt(
     try:
         await reconcile(ctx, body, report)
     except Unresolved as exc:
-        report.failed = True
         resolved_reason = exc.reason in (
             c.Reason.SECRET_NOT_FOUND,
             c.Reason.SECRET_KEY_NOT_FOUND,
@@ -102,7 +96,6 @@ async def _attempt(
         logger.info("waiting: %s", exc.message)
         return exc.reason
     except nylas.NylasError as exc:
-        report.failed = True
         failure = classify(
             exc, attempt=ctx.waker.failed(key), settings=retry, after_consent=report.after_consent
         )
@@ -120,14 +113,15 @@ async def _attempt(
     return c.Reason.RECONCILE_SUCCESS
 
 
-async def commit(ctx: Context, body: Mapping[str, Any], patch: kopf.Patch, report: Report) -> None:
+async def commit(
+    ctx: Context, plural: str, body: Mapping[str, Any], patch: kopf.Patch, report: Report
+) -> None:
     changes = report.status_patch()
     if report.dependents:
         # Dependents read this status: write it now (kopf's own patch lands only after we return),
         # and only then wake them. The write also refreshes the watch cache they read from.
         # kopf's patch does not repeat it: one status write per transition.
         meta = body["metadata"]
-        plural = key_plural(body)
         if changes:
             await ctx.kube.patch_object(
                 plural, meta["namespace"], meta["name"], {"status": changes}, status=True

@@ -383,13 +383,12 @@ async def _client_for_deletion(
 ) -> nylas.NylasClient | None:
     try:
         credential = await load_credential(ctx.kube, namespace, spec.credential_ref.name, terminating_ok=True)
-        connector = await load_connector(
-            ctx.kube, namespace, credential.spec.connector_ref.name, terminating_ok=True
-        )
-        return await deletion.client_for(ctx, namespace, connector.spec)
-    except Unresolved:
-        app = ctx.clients.app_of_credential(str(status.get("credentialId") or ""))
-        return ctx.clients.cached(app) if app else None
+        connector_name: str | None = credential.spec.connector_ref.name
+    except Unresolved:  # gone already: the client cached for its Nylas credential id, if any
+        connector_name = None
+    return await deletion.client_via_connector(
+        ctx, namespace, connector_name, str(status.get("credentialId") or "")
+    )
 
 
 def register(registry: kopf.OperatorRegistry) -> None:

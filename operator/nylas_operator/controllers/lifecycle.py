@@ -25,7 +25,7 @@ from nylas_operator.controllers import canary, connector, grant
 from nylas_operator.controllers.activity import PhaseBook
 from nylas_operator.controllers.claims import Claims
 from nylas_operator.controllers.clients import AppKey, ClientPool
-from nylas_operator.controllers.consent import ConsentIndex, Recorder, warm_index
+from nylas_operator.controllers.consent import ConsentIndex, Recorder
 from nylas_operator.controllers.context import Context, context_of, utcnow
 from nylas_operator.controllers.drift import DriftRegistry
 from nylas_operator.controllers.references import app_key
@@ -91,7 +91,6 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
     memo.ctx = ctx
     scopes: list[str | None] = [None] if op.watch.all_namespaces else list(op.watch.namespaces)
     await warm_claims(ctx, scopes)
-    await warm_index(kube, ctx.consents, scopes)
     memo.sites += await _serve(ctx, metrics)
     if op.canary.enabled and op.canary.namespace:
         try:
@@ -118,7 +117,7 @@ async def _diffbase_storage(kube: Kube) -> kopf.DiffBaseStorage:
 
 
 async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
-    """Fill the claims table from one LIST per kind, before any handler runs."""
+    """Fill the claims table and the consent index from one LIST per kind, before any handler runs."""
     from nylas_operator.api.connector import NylasConnectorSpec
 
     for namespace in namespaces:
@@ -136,6 +135,8 @@ async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
             except ValueError:
                 continue
             ctx.claims.claim(connector.claim_key(spec), connector.claimant(body))
+        for body in credentials:  # the consent states the callback endpoint matches against
+            ctx.consents.index_credential(body)
         connector_of = {
             (b["metadata"]["namespace"], b["metadata"]["name"]): (
                 (b.get("spec") or {}).get("connectorRef") or {}

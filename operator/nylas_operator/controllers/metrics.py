@@ -6,7 +6,7 @@ or None (unit tests, metrics disabled). Does not own: metric definitions (``obse
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nylas_operator.kube import KINDS
 
@@ -18,7 +18,7 @@ def _kind(plural: str) -> str:
     return KINDS.get(plural, plural)
 
 
-def reconciled(ctx: Context, plural: str, result: str, phase: Any) -> None:
+def reconciled(ctx: Context, plural: str, result: str) -> None:
     if ctx.metrics is not None:
         ctx.metrics.record_reconcile(_kind(plural), result)
 

@@ -31,7 +31,6 @@ class Report:
         self.events: list[tuple[str, str, str]] = []
         self.wake_after: float | None = None
         self.wake_reason = "retry"
-        self.failed = False
         self.after_consent = False  # a Microsoft grant creation after the settle wait
         self.consent_at: datetime | None = None  # when that consent was recorded (settle metric)
 
