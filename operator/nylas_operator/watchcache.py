@@ -52,6 +52,10 @@ class WatchCache:
     def get(self, plural: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         return self._bodies.get((plural, namespace, name))
 
+    def items(self, plural: str, namespace: str) -> list[Mapping[str, Any]]:
+        """The cached bodies of ``plural`` in ``namespace`` (for a watched kind: all of them)."""
+        return [body for (p, ns, _), body in self._bodies.items() if p == plural and ns == namespace]
+
     def put(self, plural: str, body: Mapping[str, Any]) -> None:
         """A body read or written by us (always kept, unless something newer was seen)."""
         if plural not in self._plurals:

@@ -70,9 +70,12 @@ def changed(event_type: str | None, namespace: str, name: str, data: Mapping[str
 
 
 async def wake_referrers(kube: Kube, waker: Waker, namespace: str, name: str) -> int:
+    """Bump the connectors and credentials that reference the Secret ``name``. They come from the
+    watch cache, not a LIST: every new Secret in a served namespace (each grant's output Secret
+    too) is a change here. One the cache does not show yet reads the Secret itself anyway."""
     count = 0
     for plural in (CONNECTORS, CREDENTIALS):
-        for obj in await kube.list_objects(plural, namespace):
+        for obj in kube.cache.items(plural, namespace):
             if obj["metadata"].get("deletionTimestamp"):
                 continue
             if name in referenced_secrets(plural, obj.get("spec") or {}):

@@ -37,6 +37,17 @@ def test_cache_never_goes_back_to_an_older_version() -> None:
     assert cache.get("other", "ns", "b") is None
 
 
+def test_cache_lists_one_kind_in_one_namespace() -> None:
+    cache = WatchCache(frozenset({"creds", "connectors"}))
+    cache.observe("creds", None, body("a", "1"))
+    cache.observe("creds", "ADDED", body("b", "2"))
+    cache.observe("connectors", "ADDED", body("c", "3"))
+    cache.observe("creds", "ADDED", {"metadata": {"namespace": "other", "name": "d", "resourceVersion": "4"}})
+    assert sorted(b["metadata"]["name"] for b in cache.items("creds", "ns")) == ["a", "b"]
+    cache.observe("creds", "DELETED", body("a", "5"))
+    assert [b["metadata"]["name"] for b in cache.items("creds", "ns")] == ["b"]
+
+
 def test_on_demand_kinds_keep_only_what_was_read_and_refuse_stale_reads() -> None:
     cache = WatchCache(frozenset(), on_demand=frozenset({"secrets"}))
     cache.observe("secrets", None, body("unread", "5"))
