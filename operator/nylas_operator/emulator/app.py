@@ -47,6 +47,10 @@ async def serve(config: EmulatorConfig) -> Serving:
     runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:  # e.g. the port is taken: do not leave the runner set up
+        await runner.cleanup()
+        raise
     address = runner.addresses[0]
     return Serving(runner, config.host, int(address[1]))

@@ -129,11 +129,10 @@ def configure_logging(
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     if quiet_handlers:
         handler.addFilter(QuietHandlersFilter(quiet_handlers))
-    handler.addFilter(redaction.RedactionFilter())
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if not isinstance(h, _OperatorHandler)] + [handler]
     root.setLevel(numeric)
     for name, floor in _QUIET.items():
         logging.getLogger(name).setLevel(max(floor, numeric))
-    redaction.install(root, "kopf.objects")
+    redaction.install(root, "kopf.objects")  # also on this handler
     return handler

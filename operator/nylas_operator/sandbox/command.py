@@ -26,7 +26,8 @@ from typing import Any
 import click
 
 from nylas_operator.api import crds as crd_models
-from nylas_operator.api.common import GROUP, parse_duration
+from nylas_operator.api.common import parse_duration
+from nylas_operator.consent.callback import DEFAULT_PATH
 from nylas_operator.devcluster import build, certs, controlplane, processes
 from nylas_operator.emulator.config import Behaviour, EmulatorConfig
 from nylas_operator.emulator.harness import RunningEmulator, run_emulator
@@ -34,10 +35,7 @@ from nylas_operator.sandbox import manifests, messages, progress
 from nylas_operator.sandbox.supervisor import Child, Interrupted, Signals, SupervisionError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-KINDS = ",".join(
-    f"{plural}.{GROUP}" for plural in ("nylasconnectors", "nylascredentials", "serviceaccountgrants")
-)
-CALLBACK_PATH = "/consent/callback"
+KINDS = ",".join(info.crd_name for info in crd_models.KINDS)
 TEMP_PREFIX = "nylas-operator-sandbox-"
 OWNER_FILE = "owner"
 POLL_INTERVAL = 1.0
@@ -236,8 +234,10 @@ class Sandbox:
         return plane
 
     def _install_crds(self, plane: controlplane.ControlPlane) -> None:
-        names = [f"crd/{crd['metadata']['name']}" for crd in crd_models.build_crds()]
-        self._kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=crd_models.render_all())
+        crds = crd_models.build_crds()
+        names = [f"crd/{crd['metadata']['name']}" for crd in crds]
+        rendered = crd_models.render_all(crds)
+        self._kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=rendered)
         self._kubectl("wait", "--for=condition=Established", "--timeout=60s", *names, timeout=90)
         _say(f"Installed the {len(names)} CustomResourceDefinitions.")
 
@@ -253,7 +253,7 @@ class Sandbox:
             sys.executable, "-m", "nylas_operator.cli", "run",
             *(arg for ns in namespaces for arg in ("--namespace", ns)),
             "--callback-listen", f"127.0.0.1:{callback_port}",
-            "--callback-url", f"http://127.0.0.1:{callback_port}{CALLBACK_PATH}",
+            "--callback-url", f"http://127.0.0.1:{callback_port}{DEFAULT_PATH}",
             "--health-listen", f"127.0.0.1:{health_port}",
             "--scope-cache-delay", self.options.settle_delay,
             "--log-level", self.options.log_level,
