@@ -22,6 +22,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -301,7 +302,7 @@ class Kube:
                 for i, queue in enumerate(self._events)
             ]
         # One poster per object (by uid): its events stay in order, other objects' run beside.
-        queue = self._events[hash(str(meta.get("uid") or meta.get("name"))) % len(self._events)]
+        queue = self._events[event_poster(str(meta.get("uid") or meta.get("name")))]
         try:
             queue.put_nowait(body)
         except asyncio.QueueFull:
@@ -335,6 +336,11 @@ class Kube:
                 )
         except (httpx.HTTPError, KubeError) as exc:
             log.debug("event %s not posted: %s", reason, type(exc).__name__)
+
+
+def event_poster(uid: str) -> int:
+    """Which poster takes an object's events (stable across processes, unlike ``hash``)."""
+    return zlib.crc32(uid.encode()) % EVENT_POSTERS
 
 
 class Secret:

@@ -154,7 +154,9 @@ def test_namespace_deletion_is_not_stuck(
             timeout=120,
             what=f"namespace {ns} gone",
         )
-        # The operator kept its client for the application, so Delete still reached Nylas.
-        assert emulator.state()["grants"] == []
+        # The operator kept its client for the application, so Delete still reached Nylas, for
+        # the connector and credential too (their API-key Secret went in the same teardown).
+        state = emulator.state()
+        assert state["grants"] == [] and state["credentials"] == [] and state["connectors"] == []
     finally:
         kubectl("delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)

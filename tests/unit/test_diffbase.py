@@ -107,3 +107,10 @@ def test_older_crds_keep_the_diffbase_in_the_annotation(caplog: pytest.LogCaptur
     assert LEGACY in patch["metadata"]["annotations"] and "status" not in patch
     assert "serviceaccountgrants" in caplog.text and "apply the CRDs" in caplog.text
     assert not has_status_field(None), "a CRD that is not installed has no room either"
+
+
+def test_unreadable_crds_count_as_this_version_but_a_missing_one_does_not() -> None:
+    # lifecycle._diffbase_storage leaves out the CRDs it could not read (no answer, no RBAC).
+    assert isinstance(storage_for({}, KOPF_PREFIX), StatusDiffBase)
+    not_installed = storage_for({"serviceaccountgrants": None}, KOPF_PREFIX)
+    assert isinstance(not_installed, kopf.AnnotationsDiffBaseStorage)
