@@ -106,7 +106,11 @@ async def main_async(args: Any) -> None:
                 "resume_apiserver_writes": api_writes,
                 "after_restart_idle": after,
             }
-            verdicts = [common.at_most("resume_nylas_writes", len(writes), 0)]
+            verdicts = [
+                common.all_ready(all(r["all_ready"] for r in rows)),
+                common.all_ready(resumed, "resumed_all"),
+                common.at_most("resume_nylas_writes", len(writes), 0),
+            ]
             if n >= RSS_TARGET_AT:
                 at = next(r for r in rows if r["grants"] >= RSS_TARGET_AT)
                 rss = max(at["rss_mb"], after["rss_mb"] if n == at["grants"] else 0)

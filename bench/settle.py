@@ -111,6 +111,8 @@ async def main_async(args: Any) -> None:
                 "budget_bound_s": bound,
                 "lateness_beyond_budget_s": beyond,
                 "created_before_eligibleAt": sum(1 for x in lateness if x < 0),
+                # Against the wall clock of the consent + delay, not the operator's own eligibleAt.
+                "created_before_consent_plus_delay": sum(1 for x in exact if x < 0),
                 "custom_auth_refused": refused,
                 "operator_peak_rss_mb": common.mb(common.peak_rss_bytes(operator.pid)),
             }
@@ -121,9 +123,13 @@ async def main_async(args: Any) -> None:
                     flush=True,
                 )
             verdicts = [
+                common.all_ready(bool(done) and len(lateness) == args.n),
                 common.at_most("settle_p99_s", late.get("p99"), 2.0, " s"),
                 common.at_most("settle_p99_beyond_nylas_budget_s", beyond.get("p99"), 2.0, " s"),
                 common.at_most("created_before_eligibleAt", figures["created_before_eligibleAt"], 0),
+                common.at_most(
+                    "created_before_consent_plus_delay", figures["created_before_consent_plus_delay"], 0
+                ),
             ]
             common.report(
                 "settle",

@@ -139,6 +139,7 @@ async def main_async(args: Any) -> None:
                     flush=True,
                 )
             verdicts = [
+                common.all_ready(done),
                 common.at_most("ratio", figures["ratio"], 2.0),
                 common.at_most("nylas_requests_per_grant", nylas_per_grant, 1.05),
             ]
