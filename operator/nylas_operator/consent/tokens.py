@@ -14,14 +14,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
 
 TOKEN_BYTES = 32  # 256 bits of entropy
 # token_urlsafe(32) gives 43 characters; accept a band around it so a future length change stays
 # compatible, and refuse anything else before hashing (Nylas echoes at most 256 characters).
 MIN_TOKEN_LENGTH = 32
 MAX_TOKEN_LENGTH = 128
-DEFAULT_STATE_TTL = timedelta(days=7)  # an admin may take days to approve; a new URL is issued after
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]+")
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
@@ -55,29 +53,6 @@ def hashes_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("ascii", errors="replace"), b.encode("ascii", errors="replace"))
 
 
-def state_matches(token: str, expected_hash: str) -> bool:
-    """Whether ``token`` hashes to ``expected_hash``; malformed tokens never match."""
-    return is_well_formed(token) and hashes_equal(hash_state(token), expected_hash)
-
-
 def short_hash(state_hash: str) -> str:
     """The first 8 hex characters of a hash: enough to correlate logs, useless to an attacker."""
     return state_hash[:8]
-
-
-def expires_at(issued_at: datetime, ttl: timedelta = DEFAULT_STATE_TTL) -> datetime:
-    """When a state issued at ``issued_at`` stops being accepted (timezone-aware, UTC)."""
-    return _aware(issued_at) + ttl
-
-
-def is_expired(
-    issued_at: datetime, ttl: timedelta = DEFAULT_STATE_TTL, *, now: datetime | None = None
-) -> bool:
-    """Whether the state is past its expiry at ``now`` (default: the current UTC time)."""
-    current = _aware(now) if now is not None else datetime.now(UTC)
-    return current >= expires_at(issued_at, ttl)
-
-
-def _aware(moment: datetime) -> datetime:
-    # Status timestamps are parsed as UTC; a naive value is taken to be UTC, never local time.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,7 +116,7 @@ class Recorder:
             or record is None
             or record.get("grantedAt")
             or not hashes_equal(str(record.get("stateHash") or ""), state_hash)
-            or (record.get("expiresAt") and parse_rfc3339(record["expiresAt"]) <= now)
+            or state_expired(record, now)
         ):
             return RecordResult.refused()
         value: dict[str, Any] = {
@@ -213,9 +213,7 @@ def plan_consent(
             )
         if record.get("grantedAt"):
             record["settledAt"] = now_rfc3339(parse_rfc3339(record["grantedAt"]) + delay)
-        elif not record.get("stateHash") or (
-            record.get("expiresAt") and parse_rfc3339(record["expiresAt"]) <= now
-        ):
+        elif not record.get("stateHash") or state_expired(record, now):
             token, state_hash = new_state()
             url = make_url(token, record.get("scopes"))
             record.update(
@@ -226,6 +224,13 @@ def plan_consent(
             )
         result.append({k: v for k, v in record.items() if v is not None})
     return ConsentPlan(result, remove, events)
+
+
+def state_expired(record: Mapping[str, Any], now: datetime) -> bool:
+    """The record's consent URL state is past ``expiresAt`` (a new URL is issued; a callback with it
+    is refused)."""
+    expires = record.get("expiresAt")
+    return bool(expires) and parse_rfc3339(str(expires)) <= now
 
 
 def _grant(record: dict[str, Any], at: datetime, how: str, delay: timedelta) -> None:

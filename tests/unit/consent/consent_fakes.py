@@ -36,7 +36,7 @@ class FakeRecorder:
             self.fail_next = False
             raise ConnectionError("apiserver unreachable")
         entry = self.pending.get(state_hash)
-        if entry is None or entry.used or tokens.is_expired(entry.issued_at, self.ttl):
+        if entry is None or entry.used or datetime.now(UTC) >= entry.issued_at + self.ttl:
             return RecordResult.refused()
         self.recorded.append((state_hash, outcome))
         if not outcome.granted:
