@@ -10,6 +10,7 @@ Does not own: what a kind does (``connector.py``, ``credential.py``, ``grant.py`
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -47,6 +48,7 @@ async def run(
     reconcile: Reconcile,
     logger: logging.Logger | logging.LoggerAdapter[Any],
 ) -> None:
+    started = time.monotonic()
     key = key_of(plural, body)
     ctx.waker.cancel(key)
     report = Report(body, ctx.now())
@@ -60,6 +62,7 @@ async def run(
             outcome = await _attempt(ctx, key, body, report, reconcile, logger)
         metrics.reconciled(ctx, plural, outcome)
         await commit(ctx, plural, body, patch, report)
+        metrics.took(ctx, plural, started)
     except KubeError as exc:
         # The apiserver is busy or away: run the whole reconcile again soon (nothing of this run
         # is written; a status flip to not-Ready for a load spike would only cost more writes).

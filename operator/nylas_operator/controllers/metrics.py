@@ -1,4 +1,4 @@
-"""Metric hooks of the controllers: reconciles and errors by kind and reason, consent waits.
+"""Metric hooks of the controllers: reconciles (count, duration) and errors by kind and reason, consent waits.
 
 Owns: the few calls the controllers make; ``ctx.metrics`` is an ``observability.metrics.Metrics``
 or None (unit tests, metrics disabled). Does not own: metric definitions (``observability/``).
@@ -6,6 +6,7 @@ or None (unit tests, metrics disabled). Does not own: metric definitions (``obse
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from nylas_operator.kube import KINDS
@@ -21,6 +22,12 @@ def _kind(plural: str) -> str:
 def reconciled(ctx: Context, plural: str, result: str) -> None:
     if ctx.metrics is not None:
         ctx.metrics.record_reconcile(_kind(plural), result)
+
+
+def took(ctx: Context, plural: str, started: float) -> None:
+    """A reconcile that began at ``started`` (``time.monotonic()``) ended now, status written."""
+    if ctx.metrics is not None:
+        ctx.metrics.observe_reconcile_duration(_kind(plural), time.monotonic() - started)
 
 
 def failed(ctx: Context, plural: str, reason: str) -> None:
