@@ -69,8 +69,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("connector", required=False)
+@click.option("--not-ready", is_flag=True, help="Only objects that are not Ready (and their parents).")
 @_connection(lists=True)
-def status(scope: Scope, connector: str | None) -> None:
+def status(scope: Scope, connector: str | None, not_ready: bool) -> None:
     """The tree connector → credentials → grants, with phase, reason and what to do next."""
     with Client(scope.target) as client:
         roots = tree.build(
@@ -86,6 +87,11 @@ def status(scope: Scope, connector: str | None) -> None:
         where = "any namespace" if scope.namespace is None else f"namespace {scope.namespace}"
         click.echo(f"No Nylas objects found in {where}.", err=True)
         return
+    if not_ready:
+        roots = tree.not_ready(roots)
+        if not roots:
+            click.echo("Every object is Ready.", err=True)
+            return
     click.echo(render.tree(roots, all_namespaces=scope.namespace is None), nl=False)
 
 

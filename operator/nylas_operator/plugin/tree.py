@@ -9,7 +9,7 @@ or layout (``render``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from nylas_operator.api import conditions as c
@@ -183,3 +183,13 @@ def build(
     for missing_creds in orphans.values():
         roots.extend(missing_creds)  # grants whose credential is missing: the placeholder is a root
     return sorted(roots, key=lambda n: (n.namespace, n.missing, n.kind, n.name))
+
+
+def not_ready(roots: Sequence[Node]) -> list[Node]:
+    """Only what needs attention: objects not Ready, with their Ready ancestors for context."""
+    out: list[Node] = []
+    for node in roots:
+        children = not_ready(node.children)
+        if children or not node.ready:
+            out.append(replace(node, children=tuple(children)))
+    return out

@@ -244,6 +244,11 @@ def test_wait_shows_progress_until_ready(objects: str, kubectl: Callable[..., st
         set_status(kubectl, objects, "serviceaccountgrant", "bob", "Ready", "Available")
         assert proc.wait(timeout=60) == 0
         assert proc.stderr.read() == "2/2 Ready\n"
+        # The credential still waits: --not-ready shows it under its connector, and no grant.
+        attention = plugin("status", "--not-ready", "-n", objects)
+        assert attention.returncode == 0, attention.stderr
+        assert "NylasCredential/contoso" in attention.stdout
+        assert "ServiceAccountGrant" not in attention.stdout
     finally:
         proc.kill()
         proc.wait()

@@ -149,3 +149,22 @@ def test_progress_counts_and_failures() -> None:
     assert failed.failed == (("ns/f", "ScopesRequired", "set scopes"),)
     assert progress.summarize([body(tree.GRANT, "a", "Ready")]).done
     assert not progress.summarize([]).done
+
+
+def test_not_ready_keeps_what_needs_attention_and_its_parents() -> None:
+    roots = tree.build(
+        [body(tree.CONNECTOR, "ms", "Ready"), body(tree.CONNECTOR, "done", "Ready")],
+        [
+            body(tree.CREDENTIAL, "contoso", "Ready", ref="ms"),
+            body(tree.CREDENTIAL, "ok", "Ready", ref="done"),
+        ],
+        [
+            body(tree.GRANT, "alice", "Ready", ref="contoso"),
+            body(tree.GRANT, "bob", "Failed", "ScopesRequired", ref="contoso"),
+            body(tree.GRANT, "carol", "Ready", ref="ok"),
+        ],
+    )
+    kept = tree.not_ready(roots)
+    assert [(r.name, [(c.name, [g.name for g in c.children]) for c in r.children]) for r in kept] == [
+        ("ms", [("contoso", ["bob"])])
+    ]
