@@ -19,6 +19,7 @@ from harness import gotools
 pytestmark = pytest.mark.cluster
 
 PLUGIN = Path(sys.executable).with_name("kubectl-nylas")
+SETTLE = 15
 
 
 def plugin(*args: str) -> subprocess.CompletedProcess[str]:
@@ -26,8 +27,10 @@ def plugin(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_status_approve_and_wait_with_the_operator(
-    kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator_factory: Any
 ) -> None:
+    # A settle wait long enough for `wait` to see it, however loaded the machine.
+    operator_factory(namespace, scope_cache_delay=f"{SETTLE}s")
     k.apply(kubectl, namespace, microsoft_objects(emulator))
     url = consent_url_everywhere(kubectl, namespace)
 
@@ -59,7 +62,9 @@ def test_status_approve_and_wait_with_the_operator(
     assert waited.returncode == 0, waited.stderr
     progress = waited.stderr.splitlines()
     assert progress[-1] == f"{len(MAILBOXES)}/{len(MAILBOXES)} Ready"
-    assert len(progress) >= 2  # at least one line before all were Ready (the settle wait)
+    settling = [line for line in progress if "ConsentSettling" in line]
+    assert settling, progress
+    assert "(next grant eligible at " in settling[0]
 
     done = plugin("status", "-n", namespace)
     assert "→" not in done.stdout  # nothing left to do anywhere
