@@ -56,9 +56,7 @@ def test_status_approve_and_wait_with_the_operator(
     approved = plugin("approve", "contoso", "-n", namespace)
     assert approved.returncode == 0, approved.stderr
 
-    waited = plugin(
-        "wait", "--credential", "contoso", "-n", namespace, "--timeout", "120s", "--interval", "0.5s"
-    )
+    waited = plugin("wait", "--credential", "contoso", "-n", namespace, "--timeout", "120s")
     assert waited.returncode == 0, waited.stderr
     progress = waited.stderr.splitlines()
     assert progress[-1] == f"{len(MAILBOXES)}/{len(MAILBOXES)} Ready"

@@ -12,17 +12,16 @@ import functools
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from nylas_operator.api.common import parse_duration
 from nylas_operator.plugin import progress, render, tree
-from nylas_operator.plugin.client import CONNECTORS, CREDENTIALS, GRANTS, ApiError, Client
+from nylas_operator.plugin.client import CONNECTORS, CREDENTIALS, GRANTS, ApiError, Client, Expired
 from nylas_operator.plugin.kubeconfig import ConfigError, Target, load
 
 F = TypeVar("F", bound=Callable[..., Any])
-MIN_SLEEP = 0.1  # seconds: an --interval of 0s must not spin
 
 
 class Scope:
@@ -171,7 +170,6 @@ def approve(scope: Scope, credential: str) -> None:
 @click.option("--credential", default=None, help="Only the grants of this NylasCredential.")
 @click.option("-l", "--selector", default=None, help="Label selector of the grants, e.g. team=sales.")
 @click.option("--timeout", default="10m", show_default=True, help="Give up after this long (e.g. 90s, 1h).")
-@click.option("--interval", default="2s", show_default=True, help="How often to look.")
 @_connection(lists=True)
 def wait(
     scope: Scope,
@@ -179,59 +177,102 @@ def wait(
     credential: str | None,
     selector: str | None,
     timeout: str,
-    interval: str,
 ) -> None:
     """Wait until the grants (all of the namespace, or GRANTS by name) are Ready.
 
+    One LIST, then a WATCH of the grants (like `kubectl wait`): no polling load on the apiserver.
     Exit codes: 0 all Ready, 3 timed out, 4 a grant failed (phase Failed: it needs a spec or
     Secret change), 1 another error (none matched, forbidden, unreachable).
     """
     try:
-        limit, every = parse_duration(timeout), parse_duration(interval)
+        limit = parse_duration(timeout)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint="--timeout") from None
     deadline = time.monotonic() + limit.total_seconds()
-    live = sys.stderr.isatty()
-    shown = ""
+    shown = _Progress(live=sys.stderr.isatty())
     with Client(scope.target) as client:
-        while True:
-            items = _selected(
-                client.list_objects(GRANTS, scope.namespace, selector=selector), grants, credential
-            )
-            missing = sorted(set(grants) - {str(g["metadata"]["name"]) for g in items})
-            if missing:
-                where = f"namespace {scope.namespace}" if scope.namespace else "the cluster"
-                raise click.ClickException(f"ServiceAccountGrant {', '.join(missing)} not found in {where}")
-            if not items:
-                raise click.ClickException("no ServiceAccountGrant matches")
-            now = progress.summarize(items)
-            line = now.line()
-            if line != shown:
-                click.echo(("\r\x1b[2K" if live else "") + line, nl=not live, err=True)
-                shown = line
-            if now.done:
-                if live:
-                    click.echo("", err=True)
-                return
-            if now.failed:
-                if live:
-                    click.echo("", err=True)
-                for name, reason, message in now.failed:
-                    click.echo(f"ServiceAccountGrant {name} failed: {reason}: {message}", err=True)
-                sys.exit(progress.EXIT_FAILED)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                if live:
-                    click.echo("", err=True)
-                click.echo(f"timed out after {timeout}: {line}", err=True)
-                sys.exit(progress.EXIT_TIMEOUT)
-            time.sleep(max(MIN_SLEEP, min(every.total_seconds(), remaining)))
+        while True:  # one LIST, then WATCHes from its version until done (again after a 410)
+            items, version = client.list_with_version(GRANTS, scope.namespace, selector=selector)
+            known = {_key(g): g for g in items}
+            shown.judge(_selected(known, grants, credential), scope.namespace, grants, timeout)
+            try:
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        shown.timed_out(timeout)
+                    for event, obj in client.watch(
+                        GRANTS,
+                        scope.namespace,
+                        resource_version=version,
+                        seconds=remaining,
+                        selector=selector,
+                    ):
+                        version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                        if event == "DELETED":
+                            known.pop(_key(obj), None)
+                        elif event in ("ADDED", "MODIFIED"):
+                            known[_key(obj)] = obj
+                        else:
+                            continue  # BOOKMARK: only the version moves
+                        shown.judge(_selected(known, grants, credential), scope.namespace, grants, timeout)
+                        if time.monotonic() >= deadline:
+                            shown.timed_out(timeout)
+            except Expired:
+                continue
+
+
+class _Progress:
+    """The progress line on stderr (rewritten in place on a terminal) and the exits of ``wait``."""
+
+    def __init__(self, *, live: bool) -> None:
+        self.live = live
+        self.line = ""
+
+    def _show(self, line: str) -> None:
+        if line != self.line:
+            click.echo(("\r\x1b[2K" if self.live else "") + line, nl=not self.live, err=True)
+            self.line = line
+
+    def _end_line(self) -> None:
+        if self.live:
+            click.echo("", err=True)
+
+    def judge(
+        self, items: list[dict[str, Any]], namespace: str | None, names: tuple[str, ...], timeout: str
+    ) -> None:
+        """Show where ``items`` stand; exit when all are Ready or one failed."""
+        missing = sorted(set(names) - {str(g["metadata"]["name"]) for g in items})
+        if missing:
+            where = f"namespace {namespace}" if namespace else "the cluster"
+            raise click.ClickException(f"ServiceAccountGrant {', '.join(missing)} not found in {where}")
+        if not items:
+            raise click.ClickException("no ServiceAccountGrant matches")
+        now = progress.summarize(items)
+        self._show(now.line())
+        if now.done:
+            self._end_line()
+            sys.exit(progress.EXIT_READY)
+        if now.failed:
+            self._end_line()
+            for name, reason, message in now.failed:
+                click.echo(f"ServiceAccountGrant {name} failed: {reason}: {message}", err=True)
+            sys.exit(progress.EXIT_FAILED)
+
+    def timed_out(self, timeout: str) -> NoReturn:
+        self._end_line()
+        click.echo(f"timed out after {timeout}: {self.line}", err=True)
+        sys.exit(progress.EXIT_TIMEOUT)
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace")), str(meta.get("name"))
 
 
 def _selected(
-    items: list[dict[str, Any]], names: tuple[str, ...], credential: str | None
+    known: dict[tuple[str, str], dict[str, Any]], names: tuple[str, ...], credential: str | None
 ) -> list[dict[str, Any]]:
-    out = items
+    out = [known[key] for key in sorted(known)]
     if names:
         out = [g for g in out if g["metadata"]["name"] in names]
     if credential:

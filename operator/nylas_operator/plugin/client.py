@@ -1,13 +1,15 @@
-"""A small synchronous client for the three kinds: list, get, annotate (merge patch).
+"""A small synchronous client for the three kinds: list, watch, get, annotate (merge patch).
 
 Owns: the HTTP session (httpx, TLS and headers from ``kopf.ConnectionInfo`` as in ``kube.py``),
-paging, and turning apiserver refusals into ``ApiError`` with the apiserver's own message (which
-names the user and verb for a 403 and the admission policy for a denial). Bodies of our objects
-hold no secret values (Secrets are only referenced), so they can be shown.
+paging, watching (with bookmarks; an expired version is ``Expired``), and turning apiserver
+refusals into ``ApiError`` with the apiserver's own message (which names the user and verb for a
+403 and the admission policy for a denial). Bodies of our objects hold no secret values (Secrets
+are only referenced), so they can be shown.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
@@ -28,6 +30,10 @@ class ApiError(Exception):
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
+
+
+class Expired(Exception):
+    """A watch's resourceVersion is gone from the apiserver's history (HTTP 410): list again."""
 
 
 class Client:
@@ -68,11 +74,14 @@ class Client:
         self, plural: str, namespace: str | None, *, selector: str | None = None
     ) -> list[dict[str, Any]]:
         """Every object of ``plural`` in ``namespace`` (None: all namespaces), paged by 500."""
-        return [item for page in self._pages(plural, namespace, selector) for item in page]
+        return self.list_with_version(plural, namespace, selector=selector)[0]
 
-    def _pages(
-        self, plural: str, namespace: str | None, selector: str | None
-    ) -> Iterator[list[dict[str, Any]]]:
+    def list_with_version(
+        self, plural: str, namespace: str | None, *, selector: str | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """The objects and the list's resourceVersion (where a watch of them starts)."""
+        items: list[dict[str, Any]] = []
+        version = ""
         token: str | None = None
         while True:
             params: dict[str, Any] = {"limit": 500}
@@ -88,10 +97,57 @@ class Client:
                     404,
                 )
             doc = response.json()
-            yield list(doc.get("items") or [])
-            token = (doc.get("metadata") or {}).get("continue")
+            items.extend(doc.get("items") or [])
+            meta = doc.get("metadata") or {}
+            version = version or str(meta.get("resourceVersion") or "")  # the first page's snapshot
+            token = meta.get("continue")
             if not token:
-                return
+                return items, version
+
+    def watch(
+        self,
+        plural: str,
+        namespace: str | None,
+        *,
+        resource_version: str,
+        seconds: float,
+        selector: str | None = None,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Watch events (type, object) after ``resource_version`` for at most ``seconds``.
+
+        Raises ``Expired`` when that version is too old (the caller lists again)."""
+        params: dict[str, Any] = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": max(1, int(seconds)),
+        }
+        if selector:
+            params["labelSelector"] = selector
+        path = self.path(plural, namespace)
+        try:
+            with self._http.stream(
+                "GET", path, params=params, timeout=httpx.Timeout(10.0, read=seconds + 30.0)
+            ) as response:
+                if response.status_code == 410:
+                    raise Expired(resource_version)
+                if response.status_code >= 400:
+                    response.read()
+                    raise ApiError(_refusal("GET", path, response), response.status_code)
+                for line in response.iter_lines():
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    kind, obj = str(event.get("type")), dict(event.get("object") or {})
+                    if kind == "ERROR":
+                        if obj.get("code") == 410:
+                            raise Expired(resource_version)
+                        raise ApiError(
+                            str(obj.get("message") or "the watch failed"), int(obj.get("code") or 0)
+                        )
+                    yield kind, obj
+        except httpx.TransportError as exc:
+            raise ApiError(f"cannot reach the apiserver at {self.server}: {type(exc).__name__}") from None
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         response = self._request("GET", self.path(plural, namespace, name))

@@ -16,6 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
+from nylas_operator.plugin.client import GRANTS, Client, Expired
+from nylas_operator.plugin.kubeconfig import load
+
 pytestmark = pytest.mark.cluster
 
 PLUGIN = Path(sys.executable).with_name("kubectl-nylas")
@@ -226,8 +229,6 @@ def test_wait_shows_progress_until_ready(objects: str, kubectl: Callable[..., st
             "contoso",
             "-n",
             objects,
-            "--interval",
-            "0.2s",
             "--timeout",
             "120s",
         ],
@@ -255,7 +256,7 @@ def test_wait_shows_progress_until_ready(objects: str, kubectl: Callable[..., st
 
 
 def test_wait_exit_codes(objects: str, kubectl: Callable[..., str]) -> None:
-    timed_out = plugin("wait", "alice", "-n", objects, "--timeout", "1s", "--interval", "0.2s")
+    timed_out = plugin("wait", "alice", "-n", objects, "--timeout", "1s")
     assert timed_out.returncode == 3
     assert "timed out after 1s: 0/1 Ready, 1 AwaitingConsent" in timed_out.stderr
     set_status(kubectl, objects, "serviceaccountgrant", "bob", "Failed", "ScopesRequired")
@@ -269,6 +270,15 @@ def test_wait_exit_codes(objects: str, kubectl: Callable[..., str]) -> None:
     assert "ServiceAccountGrant nobody not found" in missing.stderr
     bad = plugin("wait", "-n", objects, "--timeout", "soon")
     assert bad.returncode == 2
+
+
+def test_a_watch_from_a_forgotten_version_asks_for_a_new_list(objects: str, control_plane: Any) -> None:
+    # `wait` lists again when its watch's resourceVersion is gone (HTTP 410, as after compaction).
+    with Client(load(str(control_plane.kubeconfig))) as client:
+        items, version = client.list_with_version(GRANTS, objects)
+        assert {g["metadata"]["name"] for g in items} == {"alice", "bob"} and int(version) > 1
+        with pytest.raises(Expired):
+            list(client.watch(GRANTS, objects, resource_version="1", seconds=5))
 
 
 def test_unreachable_apiserver_is_one_clear_line(tmp_path: Path) -> None:
