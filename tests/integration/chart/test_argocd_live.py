@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from nylas_operator.emulator.config import DEFAULT_APPLICATION_ID, Behaviour, EmulatorConfig
 from harness import gotools
+from nylas_operator.emulator.config import DEFAULT_APPLICATION_ID, Behaviour, EmulatorConfig
 from unit.argocd.argocd_lua import CAPTURED_DIR, HEALTH_LUA, evaluate, expected_health
 
 pytestmark = pytest.mark.cluster
