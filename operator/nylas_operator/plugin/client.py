@@ -43,6 +43,8 @@ class Client:
             headers={**target.info.as_http_headers(), "User-Agent": "kubectl-nylas"},
             verify=target.info.as_ssl_context(),
             timeout=timeout,
+            # kubectl's choice: the kubeconfig's proxy-url, else HTTPS_PROXY/NO_PROXY from the environment.
+            proxy=target.info.proxy_url or None,
         )
         self.server = target.info.server
 

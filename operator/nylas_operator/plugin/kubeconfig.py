@@ -2,10 +2,10 @@
 
 Owns: reading kubeconfig files (``--kubeconfig``, else ``$KUBECONFIG`` merged first-wins, else
 ``~/.kube/config``), choosing the context (``--context``, else ``current-context``), relative paths
-resolved against the file that names them, tokens, token files, client certificates, basic auth
-and exec credential plugins (client.authentication.k8s.io, as EKS, GKE and AKS use), and the
-in-cluster service account when no kubeconfig exists. The result is a ``kopf.ConnectionInfo``,
-whose TLS context and headers the operator itself uses (``kube.py``).
+resolved against the file that names them, a cluster's ``proxy-url``, tokens, token files, client
+certificates, basic auth and exec credential plugins (client.authentication.k8s.io, as EKS, GKE and
+AKS use), and the in-cluster service account when no kubeconfig exists. The result is a
+``kopf.ConnectionInfo``, whose TLS context and headers the operator itself uses (``kube.py``).
 
 Credentials never appear in errors: they name files, contexts and commands only.
 """
@@ -121,6 +121,7 @@ def load(kubeconfig: str | None = None, context: str | None = None) -> Target:
             password=user.get("password"),
             token=token,
             default_namespace=ctx.get("namespace"),
+            proxy_url=cluster.get("proxy-url"),
         )
     except ValueError as exc:  # both a path and data for one item
         raise ConfigError(f"context {name!r}: {exc}") from None

@@ -119,3 +119,9 @@ def test_unusable_configs_say_why(
 def test_a_named_file_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load(str(tmp_path / "nope"))
+
+
+def test_proxy_url_of_the_cluster(tmp_path: Path) -> None:
+    doc = config(("a", "", {"token": "t"}), current="a")
+    doc["clusters"][0]["cluster"]["proxy-url"] = "http://proxy.internal:3128"
+    assert load(str(write(tmp_path / "kc", doc))).info.proxy_url == "http://proxy.internal:3128"
