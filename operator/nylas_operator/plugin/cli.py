@@ -69,8 +69,9 @@ def main() -> None:
 @main.command()
 @click.argument("connector", required=False)
 @click.option("--not-ready", is_flag=True, help="Only objects that are not Ready (and their parents).")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_connection(lists=True)
-def status(scope: Scope, connector: str | None, not_ready: bool) -> None:
+def status(scope: Scope, connector: str | None, not_ready: bool, output: str) -> None:
     """The tree connector → credentials → grants, with phase, reason and what to do next."""
     with Client(scope.target) as client:
         roots = tree.build(
@@ -82,16 +83,18 @@ def status(scope: Scope, connector: str | None, not_ready: bool) -> None:
         roots = [root for root in roots if root.kind == tree.CONNECTOR and root.name == connector]
         if not roots:
             raise click.ClickException(f"NylasConnector {connector} not found in namespace {scope.namespace}")
-    if not roots:
-        where = "any namespace" if scope.namespace is None else f"namespace {scope.namespace}"
-        click.echo(f"No Nylas objects found in {where}.", err=True)
-        return
+    found = bool(roots)
     if not_ready:
         roots = tree.not_ready(roots)
-        if not roots:
-            click.echo("Every object is Ready.", err=True)
-            return
-    click.echo(render.tree(roots, all_namespaces=scope.namespace is None), nl=False)
+    if output == "json":  # scripts get a list, empty or not
+        click.echo(render.as_json(roots), nl=False)
+    elif not found:
+        where = "any namespace" if scope.namespace is None else f"namespace {scope.namespace}"
+        click.echo(f"No Nylas objects found in {where}.", err=True)
+    elif not roots:
+        click.echo("Every object is Ready.", err=True)
+    else:
+        click.echo(render.tree(roots, all_namespaces=scope.namespace is None), nl=False)
 
 
 @main.command("consent-url")

@@ -1,8 +1,10 @@
-"""Text for the terminal: the status tree (aligned columns, tree guides) and empty-result notes."""
+"""The status tree as text for the terminal (aligned columns, tree guides) or JSON for scripts."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 from nylas_operator.plugin.tree import Node
 
@@ -50,3 +52,23 @@ def tree(roots: Sequence[Node], *, all_namespaces: bool) -> str:
             out.extend(steps)
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def as_json(roots: Sequence[Node]) -> str:
+    """The tree for scripts: nested objects with camelCase keys, as Kubernetes writes them."""
+
+    def one(node: Node) -> dict[str, Any]:
+        return {
+            "kind": node.kind,
+            "namespace": node.namespace,
+            "name": node.name,
+            "phase": node.phase,
+            "reason": node.reason,
+            "message": node.message,
+            "ready": node.ready,
+            "missing": node.missing,
+            "nextSteps": list(node.next_steps),
+            "children": [one(child) for child in node.children],
+        }
+
+    return json.dumps([one(root) for root in roots], indent=2) + "\n"

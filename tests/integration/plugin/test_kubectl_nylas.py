@@ -142,11 +142,16 @@ def test_status_all_namespaces_and_empty(objects: str, kubectl: Callable[..., st
     everywhere = plugin("status", "-A")
     assert everywhere.returncode == 0, everywhere.stderr
     assert f"Namespace {objects}" in everywhere.stdout
+    [connector] = json.loads(plugin("status", "-o", "json", "-n", objects).stdout)
+    [credential] = connector["children"]
+    assert sorted(g["name"] for g in credential["children"]) == ["alice", "bob"]
+    assert credential["phase"] == "AwaitingConsent" and credential["nextSteps"]
     kubectl("create", "namespace", f"{objects}-empty")
     try:
         empty = plugin("status", "-n", f"{objects}-empty")
         assert (empty.returncode, empty.stdout) == (0, "")
         assert "No Nylas objects found" in empty.stderr
+        assert json.loads(plugin("status", "-o", "json", "-n", f"{objects}-empty").stdout) == []
     finally:
         kubectl("delete", "namespace", f"{objects}-empty", "--wait=false")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from nylas_operator.api import conditions as c
@@ -168,3 +169,22 @@ def test_not_ready_keeps_what_needs_attention_and_its_parents() -> None:
     assert [(r.name, [(c.name, [g.name for g in c.children]) for c in r.children]) for r in kept] == [
         ("ms", [("contoso", ["bob"])])
     ]
+
+
+def test_json_output_is_the_same_tree() -> None:
+    roots = tree.build(
+        [body(tree.CONNECTOR, "ms", "Ready")],
+        [body(tree.CREDENTIAL, "contoso", "AwaitingConsent", "AwaitingConsent", "open it", ref="ms")],
+        [],
+    )
+    [connector] = json.loads(render.as_json(roots))
+    assert (connector["kind"], connector["name"], connector["ready"], connector["nextSteps"]) == (
+        tree.CONNECTOR,
+        "ms",
+        True,
+        [],
+    )
+    [credential] = connector["children"]
+    assert credential["phase"] == "AwaitingConsent"
+    assert credential["nextSteps"][0].endswith("kubectl nylas consent-url contoso -n ns")
+    assert json.loads(render.as_json([])) == []
