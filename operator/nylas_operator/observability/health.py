@@ -82,6 +82,7 @@ class HealthState:
         self._written: deque[tuple[str, float]] = deque(maxlen=16)  # unconfirmed canary tokens
         self._unconfirmed_since: float | None = None
         self._write_failures = 0
+        self.role: str | None = None  # "leader" with leader election, reported by both endpoints
 
     # Inputs -------------------------------------------------------------------------------------
 
@@ -199,8 +200,10 @@ class HealthState:
         return problems
 
 
-def _report(problems: list[Problem]) -> web.Response:
-    body = {"status": "fail" if problems else "ok", "problems": [asdict(p) for p in problems]}
+def _report(problems: list[Problem], **extra: str | None) -> web.Response:
+    body: dict[str, object] = {"status": "fail" if problems else "ok"}
+    body["problems"] = [asdict(p) for p in problems]
+    body.update({key: value for key, value in extra.items() if value is not None})
     return web.Response(
         text=json.dumps(body),
         status=500 if problems else 200,
@@ -213,14 +216,29 @@ def make_health_app(health: HealthState) -> web.Application:
     """``GET /healthz`` (liveness) and ``GET /readyz`` (readiness): 200 or 500 with a JSON report."""
 
     async def healthz(_: web.Request) -> web.Response:
-        return _report(health.liveness())
+        return _report(health.liveness(), role=health.role)
 
     async def readyz(_: web.Request) -> web.Response:
-        return _report(health.readiness())
+        return _report(health.readiness(), role=health.role)
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    return app
+
+
+def make_standby_app(leader: Callable[[], str | None]) -> web.Application:
+    """The endpoints of a replica waiting for the leader Lease: both answer 200 with
+    ``"role": "standby"`` and the current leader. Ready, like controller-runtime's standby (its
+    health server and checks run before election) so that a Deployment with two replicas rolls out
+    and counts as available; it serves no traffic anyway. Live: the waiting loop runs."""
+
+    async def probe(_: web.Request) -> web.Response:
+        return _report([], role="standby", leader=leader())
+
+    app = web.Application()
+    app.router.add_get("/healthz", probe)
+    app.router.add_get("/readyz", probe)
     return app
 
 
