@@ -3,12 +3,14 @@
 Run: ``.venv/bin/python -m bench.failover [--rounds 3] [--n 20] [--lease-duration 15s]``.
 
 Two ``nylas-operator run --leader-elect`` processes (the chart with ``replicas: 2``) serve one
-namespace with N Google grants Ready. Each round SIGKILLs the leader and at once creates one more
+namespace with N Microsoft grants Ready. Each round SIGKILLs the leader and at once creates one more
 grant; it reports the seconds from the kill to (a) the Lease naming the standby, (b) the standby's
 first Nylas request (emulator journal, by User-Agent) and (c) the new grant Ready. The killed
-replica is then started again as the new standby. Targets: takeover within lease duration + 2 retry
-periods (client-go's bound: the standby counts from when it saw the last renewal), the new grant
-Ready within that + 10 s (kopf's start-up and warm-up), every grant created in Nylas exactly once.
+replica is then started again as the new standby; the next kill waits until it has looked at the
+Lease (a standby counts the lease duration from its first look, as client-go's does). Targets:
+takeover within lease duration + 2 retry periods (the standby counts from when it saw the last
+renewal), the new grant Ready within that + 10 s (kopf's start-up and warm-up), every grant created
+in Nylas exactly once.
 """
 
 from __future__ import annotations
@@ -50,6 +52,17 @@ async def wait_holder(kube: KubeClient, prefix: str, within: float) -> float | N
     return None
 
 
+async def wait_standby(operator: common.Operator, within: float = 60.0) -> None:
+    """Until the replica has looked at the Lease (it counts the lease duration from its first look)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        operator.check()
+        if "standby: the lease" in operator.log_path.read_text(errors="replace"):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{operator.log_path} never became a standby")
+
+
 async def main_async(args: Any) -> None:
     lease_s = parse_duration(args.lease_duration).total_seconds()
     renew_s = parse_duration(args.renew_deadline).total_seconds()
@@ -79,22 +92,23 @@ async def main_async(args: Any) -> None:
             if await wait_holder(kube, "replica-a_", 60) is None:
                 raise RuntimeError("replica-a never held the Lease")
             start("replica-b")
-            await scenario.setup_provider(kube, NAMESPACE, st.emulator, scenario.GOOGLE)
+            await wait_standby(replicas["replica-b"])
+            await scenario.setup_provider(kube, NAMESPACE, st.emulator, scenario.MICROSOFT)
             watcher = ReadyWatcher(kube, GRANTS, NAMESPACE)
             await watcher.start()
             build_s, done = await scenario.ready_grants(
-                kube, NAMESPACE, scenario.GOOGLE, 0, args.n, watcher=watcher
+                kube, NAMESPACE, scenario.MICROSOFT, 0, args.n, watcher=watcher
             )
             print(f"# {args.n} grants Ready in {build_s:.1f} s (all: {done})", flush=True)
             rounds: list[dict[str, float | None]] = []
             for index in range(args.rounds):
-                await asyncio.sleep(retry_s * 2)  # the standby has seen the latest renewal
+                await asyncio.sleep(retry_s * 2)
                 leader = (await lease_holder(kube)).split("_", 1)[0]
                 standby = next(name for name in replicas if name != leader)
                 replicas[leader].popen.kill()
                 killed = time.time()
-                name, email = f"probe-{index}", f"probe{index}@google.bench.example"
-                await kube.create(GRANTS, NAMESPACE, scenario.grant(scenario.GOOGLE, name, email))
+                name, email = f"probe-{index}", f"probe{index}@microsoft.bench.example"
+                await kube.create(GRANTS, NAMESPACE, scenario.grant(scenario.MICROSOFT, name, email))
                 taken = await wait_holder(kube, f"{standby}_", lease_s + 30)
                 ready = await watcher.wait_for(lambda w, n=name: n in w.ready_at, lease_s + 60)
                 first_write = min(
@@ -119,6 +133,7 @@ async def main_async(args: Any) -> None:
                 print(f"# round {index}: {rounds[-1]}", flush=True)
                 replicas[leader].stop()
                 start(leader)  # back as the standby, as a restarted Pod
+                await wait_standby(replicas[leader])
             await watcher.stop()
             journal = st.emulator.control.journal()
             creates = Counter(
