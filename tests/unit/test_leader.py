@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from nylas_operator.leader import LeaseElector, LeaseTimings
+from nylas_operator.runner import run
 
 PATH = "/apis/coordination.k8s.io/v1/namespaces/ops/leases/op"
 TIMINGS = LeaseTimings(lease_duration=15, renew_deadline=10, retry_period=2)
@@ -134,3 +136,23 @@ async def test_leader_that_sees_another_holder_gives_up_at_once(monkeypatch: pyt
     now[0] = 5.0  # a's own clock: still within its deadline, yet the record says b
     await a.hold()
     assert not a.may_write() and store.holder == "b"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--leader-elect"], {}, "--leader-elect needs --leader-election-namespace"),
+        (
+            ["--leader-elect", "--leader-election-namespace=ops", "--leader-election-renew-deadline=20s"],
+            {},
+            "renew deadline < lease duration",
+        ),
+        (["--leader-elect", "--leader-election-retry-period=soon"], {"POD_NAMESPACE": "ops"}, "retry-period"),
+    ],
+)
+def test_bad_leader_election_flags_are_usage_errors(
+    args: list[str], env: dict[str, str], message: str
+) -> None:
+    result = CliRunner().invoke(run, ["--namespace=ops", *args], env={"POD_NAMESPACE": "", **env})
+    assert result.exit_code == 2, result.output
+    assert message in result.output
