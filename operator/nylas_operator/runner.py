@@ -31,6 +31,8 @@ from nylas_operator.controllers import canary as canary_module
 from nylas_operator.kube import KINDS
 from nylas_operator.leader import LeaseElector, lease_timings
 from nylas_operator.login import BearerAuth, CredentialSource, tls_verify
+from nylas_operator.observability.health import make_standby_app
+from nylas_operator.observability.serving import start_site
 from nylas_operator.settings import (
     CanarySettings,
     ConsentSettings,
@@ -431,9 +433,6 @@ async def lease_client(credentials: CredentialSource, election: LeaderElectionSe
 
 async def become_leader(http: httpx.AsyncClient, settings: OperatorSettings, identity: str) -> LeaseElector:
     """Wait for the Lease, answering the probes as a standby meanwhile; nothing else runs yet."""
-    from nylas_operator.observability.health import make_standby_app
-    from nylas_operator.observability.serving import start_site
-
     election = settings.leader_election
     assert election.namespace is not None
     elector = LeaseElector(
