@@ -3,8 +3,10 @@
 Owns: kopf's login/startup/cleanup handlers on our registry. Startup tunes kopf (``runner``),
 serves ``/healthz``/``/readyz`` first (readiness fails until startup ends), picks where kopf keeps
 its diffbase by the installed CRDs (``diffbase.py``), creates the Kubernetes
-helper, the objects-by-phase book (``memo.phases``), the Nylas client pool (its observer feeds
-metrics; each new application starts a drift loop), the waker, the consent index and recorder;
+helper (credentials from ``memo.credentials``, ``login.py``), the objects-by-phase book
+(``memo.phases``), the Nylas client pool (its observer feeds metrics; each new application starts
+a drift loop; its requests name this replica, and with leader election every write passes the
+Lease's fence, ``memo.leader``), the waker, the consent index and recorder;
 then LISTs the served namespaces once to fill the claims table and the consent index before any
 object handler runs (so a restart decides conflicts like before); then starts the callback and
 metrics servers, ensures the canary ConfigMap, starts the canary loop and marks the operator

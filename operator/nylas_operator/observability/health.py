@@ -1,9 +1,10 @@
 """Liveness and readiness: ``/healthz``, ``/readyz`` (``make_health_app``) and ``/metrics``.
 
 Owns: ``HealthState`` (startup flag, last watch activity per resource, the canary loop and the checks)
-and the two small aiohttp apps. Does not own: what the canary writes or which watch handler reports
-it; the runner provides ``canary(token)`` and calls ``note_event(resource, canary_token=...)`` from a
-kopf ``on.event`` handler on the canary object.
+and the small aiohttp apps (``make_standby_app``: a replica waiting for the leader Lease).
+Does not own: what the canary writes or which watch handler reports it; the runner provides
+``canary(token)`` and calls ``note_event(resource, canary_token=...)`` from a kopf ``on.event``
+handler on the canary object.
 
 What liveness detects (HTTP 500, JSON naming the resource):
 - startup (kopf's startup handlers) not finished within ``startup_timeout``;
