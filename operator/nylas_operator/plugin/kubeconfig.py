@@ -23,6 +23,8 @@ from typing import Any
 import kopf
 import yaml
 
+from nylas_operator.login import in_cluster_server
+
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 EXEC_TIMEOUT = 60.0
 
@@ -60,8 +62,9 @@ def load(kubeconfig: str | None = None, context: str | None = None) -> Target:
     """The connection for ``context`` of ``kubeconfig`` (see the module docstring for defaults)."""
     files = _files(kubeconfig)
     if not files:
-        if context is None and (SERVICE_ACCOUNT_DIR / "token").exists():
-            return _in_cluster()
+        server = in_cluster_server(os.environ)
+        if context is None and server and (SERVICE_ACCOUNT_DIR / "token").exists():
+            return _in_cluster(server)
         raise ConfigError("no kubeconfig: pass --kubeconfig, set KUBECONFIG or create ~/.kube/config")
     current: str | None = None
     found: dict[str, dict[str, tuple[Path, dict[str, Any]]]] = {"contexts": {}, "clusters": {}, "users": {}}
@@ -171,13 +174,11 @@ def _exec(spec: Mapping[str, Any], base: Path, context: str) -> dict[str, Any]:
     return status
 
 
-def _in_cluster() -> Target:
+def _in_cluster(server: str) -> Target:
+    """The pod's ServiceAccount, as the operator logs in (``login.in_cluster_server``)."""
     token = (SERVICE_ACCOUNT_DIR / "token").read_text(encoding="utf-8").strip()
     ns_file = SERVICE_ACCOUNT_DIR / "namespace"
     namespace = ns_file.read_text(encoding="utf-8").strip() if ns_file.exists() else "default"
-    host = os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc")
-    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-    server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
     ca = SERVICE_ACCOUNT_DIR / "ca.crt"
     info = kopf.ConnectionInfo(server=server, ca_path=str(ca) if ca.exists() else None, token=token)
     return Target(info=info, namespace=namespace, context=None)
