@@ -38,10 +38,14 @@ class Expired(Exception):
 
 class Client:
     def __init__(self, target: Target, *, timeout: float = 30.0) -> None:
+        try:
+            verify = target.info.as_ssl_context()
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a bad CA or key file
+            raise ApiError(f"the kubeconfig's certificates cannot be used: {type(exc).__name__}") from None
         self._http = httpx.Client(
             base_url=target.info.server.rstrip("/"),
             headers={**target.info.as_http_headers(), "User-Agent": "kubectl-nylas"},
-            verify=target.info.as_ssl_context(),
+            verify=verify,
             timeout=timeout,
             # kubectl's choice: the kubeconfig's proxy-url, else HTTPS_PROXY/NO_PROXY from the environment.
             proxy=target.info.proxy_url or None,

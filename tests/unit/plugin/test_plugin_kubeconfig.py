@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from nylas_operator.plugin.client import ApiError, Client
 from nylas_operator.plugin.kubeconfig import ConfigError, load
 
 
@@ -125,3 +126,10 @@ def test_proxy_url_of_the_cluster(tmp_path: Path) -> None:
     doc = config(("a", "", {"token": "t"}), current="a")
     doc["clusters"][0]["cluster"]["proxy-url"] = "http://proxy.internal:3128"
     assert load(str(write(tmp_path / "kc", doc))).info.proxy_url == "http://proxy.internal:3128"
+
+
+def test_an_unusable_certificate_is_one_clear_error(tmp_path: Path) -> None:
+    doc = config(("a", "", {"token": "t"}), current="a")
+    doc["clusters"][0]["cluster"]["certificate-authority"] = "missing-ca.crt"
+    with pytest.raises(ApiError, match="certificates cannot be used: FileNotFoundError"):
+        Client(load(str(write(tmp_path / "kc", doc))))
