@@ -17,6 +17,7 @@ SYNCED: Final = "Synced"
 CREDENTIALS_RESOLVED: Final = "CredentialsResolved"
 CONSENT_GRANTED: Final = "ConsentGranted"
 CONSENT_SETTLED: Final = "ConsentSettled"
+REDIRECT_URI: Final = "RedirectURIRegistered"
 
 # Phases (status.phase mirrors the conditions for `kubectl get`).
 PENDING: Final = "Pending"

@@ -252,7 +252,11 @@ class EmulatorState:
             cred.name = name
         if data is not None:
             # A different Azure app or tenant needs a new admin consent; a rotated secret does not.
-            if any(cred.data.get(k) != data.get(k) for k in ("client_id", "tenant")):
+            # Without its own client_id a credential uses the connector's app.
+            connector_app = self.get_connector(app_id, provider).settings.get("client_id")
+            if cred.data.get("tenant") != data.get("tenant") or cred.data.get(
+                "client_id", connector_app
+            ) != data.get("client_id", connector_app):
                 self.consents.pop(cred.id, None)
             cred.data = data
         cred.updated_at = self._now()
