@@ -167,13 +167,11 @@ class ProviderError:
         return " ".join(p for p in parts if p)
 
     def redacted(self, secrets: Iterable[str]) -> ProviderError:
-        raw = self.raw
-        if raw is not None:
-            raw = json.loads(redact(json.dumps(raw, default=str), secrets))
+        secrets = tuple(secrets)
         return ProviderError(
             redact(self.code, secrets) if self.code else None,
             redact(self.message, secrets) if self.message else None,
-            raw,
+            _redact_value(self.raw, secrets),
         )
 
     def __repr__(self) -> str:
@@ -184,6 +182,17 @@ class ProviderError:
 
     def __hash__(self) -> int:
         return hash((self.code, self.message))
+
+
+def _redact_value(value: Any, secrets: tuple[str, ...]) -> Any:
+    """Redact every string inside a JSON value (keys too), keeping its structure."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact(str(k), secrets): _redact_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(v, secrets) for v in value]
+    return value
 
 
 def _first_text(value: dict[str, Any], keys: tuple[str, ...]) -> str | None:

@@ -158,3 +158,12 @@ def test_grant_with_null_lists_parses() -> None:
         }
     )
     assert (grant.scope, grant.email_aliases, grant.settings) == ([], [], {})
+
+
+def test_redacting_a_raw_provider_error_keeps_it_a_json_value() -> None:
+    # Found by the generated-answers test: redacting the JSON text of {"": false} for the secret "s"
+    # produced invalid JSON and crashed the client.
+    shape = {"": False, "s": ["s", 1], "error": "s"}
+    exc = answer(400, {"type": "provider_error", "provider_error": shape}, secrets=("s",))
+    assert exc.provider_error is not None
+    assert exc.provider_error.raw == {"": False, "[REDACTED]": ["[REDACTED]", 1], "error": "[REDACTED]"}
