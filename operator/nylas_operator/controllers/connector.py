@@ -94,9 +94,11 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     report.condition(c.CREDENTIALS_RESOLVED, True, c.Reason.RESOLVED)
     client = ctx.clients.get(app, api_key)
     # Before any other call: a key of another application would create the connector there.
-    mismatch = identity.application_mismatch(spec.application.client_id, await client.applications.get())
-    if mismatch is not None:
-        raise Unresolved(c.Reason.APPLICATION_MISMATCH, mismatch, terminal=True)
+    if not ctx.clients.verified(app, api_key):
+        mismatch = identity.application_mismatch(spec.application.client_id, await client.applications.get())
+        if mismatch is not None:
+            raise Unresolved(c.Reason.APPLICATION_MISMATCH, mismatch, terminal=True)
+        ctx.clients.mark_verified(app, api_key)
     settings = desired_settings(spec, secret)
     try:
         current: nylas.Connector | None = await client.connectors.get(spec.provider)

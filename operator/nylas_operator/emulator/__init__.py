@@ -32,8 +32,9 @@ Choices for facts the reference marks [U] (configurable where marked *, via `Beh
    connector on a creds path other than the list -> 400 `invalid_request_error` "... not found"
    (the contract documents only 400 and 401 there) (* 404 `not_found_error`).
 4. Re-auth via `POST /v3/connect/custom` for an email that already has a grant -> same grant id,
-   `grant_status` valid, 201, the only success the contract documents (* 200). Emails match case-insensitively. The same email with another
-   provider -> 400. A deleted grant's email gets a new id (201).
+   `grant_status` valid, 201, the only success the contract documents (* 200). Emails match
+   case-insensitively. The same email with another provider -> 400. A deleted grant's email gets
+   a new id (201).
 5. Scope cache: a Microsoft custom auth before consent time + `scope_cache_delay` (default 300 s *),
    or with no/revoked consent -> 400 (* 403) `{type: "provider_error", provider_error: {code:
    "AADSTS65001", message: "AADSTS65001: The user or administrator has not consented ..."}}`.
