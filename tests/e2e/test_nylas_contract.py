@@ -58,6 +58,7 @@ def test_consent_not_applied_yet_in_the_oauth_shape_is_retried(
         timeout=30,
     )
     assert waiting["status"]["phase"] != "Failed"
+    assert "AADSTS65001" in k.condition(waiting, "Ready")["message"]  # type: ignore[index]  # Microsoft's text
     k.wait_condition(kubectl, namespace, "serviceaccountgrant", "mailbox-0", "Ready", timeout=60)
     refused = [e for e in emulator.journal() if e.path == "/v3/connect/custom" and e.status == 400]
     created = [e for e in emulator.journal() if e.path == "/v3/connect/custom" and e.status == 201]

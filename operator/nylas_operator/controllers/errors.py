@@ -82,9 +82,11 @@ def classify(
     if isinstance(exc, nylas.NylasStatusError) and (
         is_not_propagated(exc) or (after_consent and exc.status in (400, 403) and exc.provider_error)
     ):
+        pe = exc.provider_error
+        said = f" (Microsoft: {pe.code + ': ' if pe and pe.code else ''}{pe.message or ''})" if pe else ""
         return Failure(
             Reason.SCOPES_NOT_PROPAGATED,
-            "Microsoft has not applied the admin consent yet; retrying with backoff",
+            f"Microsoft has not applied the admin consent yet{said}; retrying with backoff",
             retry_after=delay,
         )
     if nylas.classify.is_delegation_missing(exc):

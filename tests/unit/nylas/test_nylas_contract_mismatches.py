@@ -59,6 +59,8 @@ def test_consent_not_applied_yet_is_recognised_in_every_shape(status: int, shape
     failure = classify(exc, attempt=0, settings=RETRY)
     assert failure.reason == Reason.SCOPES_NOT_PROPAGATED
     assert not failure.terminal and failure.retry_after == 5
+    # Microsoft's own words reach the status.
+    assert exc.provider_error is not None and (exc.provider_error.message or "") in failure.message
 
 
 @pytest.mark.parametrize(
