@@ -110,3 +110,27 @@ def test_the_operator_registers_its_callback_url_when_allowed(
     assert cred is not None
     response = httpx.get(cred["status"]["consentUrl"], follow_redirects=True, timeout=10)
     assert response.status_code == 200 and str(response.url).startswith(operator.callback_url)
+
+
+def test_a_rotated_connector_secret_reaches_the_credentials_on_its_app(
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any
+) -> None:
+    # The credential names no Azure app of its own: it carries the connector's (contract, item 4).
+    k.apply(kubectl, namespace, microsoft_objects(emulator)[:4])
+    k.wait_condition(kubectl, namespace, "nylascredential", "contoso", "ConsentGranted", "False", timeout=60)
+    (stored,) = emulator.credentials()
+    assert stored["data"]["client_id"] == "microsoft-app-id"
+    before = len(emulator.journal())
+    k.apply(kubectl, namespace, [k.secret(k.AZURE_SECRET, {"clientSecret": "rotated-azure-secret-e2e"})])
+    k.eventually(
+        lambda: [
+            e
+            for e in emulator.journal()[before:]
+            if e.method == "PATCH" and e.path == f"/v3/connectors/microsoft/creds/{stored['id']}"
+        ],
+        timeout=30,
+        what="PATCH of the credential after the connector's secret was rotated",
+    )
+    (after,) = emulator.credentials()
+    assert after["data_sha256"] != stored["data_sha256"]
+    assert after["data"]["client_id"] == "microsoft-app-id"

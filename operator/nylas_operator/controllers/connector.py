@@ -131,7 +131,10 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         activeCredentialId=current.active_credential_id, secretVersions=values.versions, users=len(users)
     )
     report.ready()
-    if not c.is_true(old.get("conditions"), c.READY):
+    rotated = old.get("secretVersions") not in (None, values.versions)
+    if not c.is_true(old.get("conditions"), c.READY) or rotated:
+        # Credentials on the connector's Azure app carry its secret too (the contract's PATCH wants
+        # client_id and client_secret): a rotation is pushed to them as well.
         report.dependents.extend((CREDENTIALS, namespace, n) for n in users)
 
 
