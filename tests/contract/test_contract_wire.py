@@ -216,6 +216,7 @@ async def test_every_request_and_answer_matches_the_contract(
                 seen.add((ex.method, check(ex), ex.status))
             except ContractViolation as exc:
                 violations.append(str(exc))
+    print(f"{len(recorder.exchanges)} exchanges, {len(seen)} (operation, status) pairs checked")
     assert not violations, "\n".join(dict.fromkeys(violations))
     # The drive reached every operation the client has (a guard against a silently shorter drive).
     assert {(m, t) for m, t, _ in seen} == CLIENT_OPERATIONS
