@@ -22,6 +22,8 @@ import kopf
 
 from nylas_operator.api.common import parse_duration
 from nylas_operator.controllers import canary as canary_module
+from nylas_operator.controllers.handlers import build_registry
+from nylas_operator.controllers.lifecycle import register_lifecycle
 from nylas_operator.kube import KINDS
 from nylas_operator.settings import (
     CanarySettings,
@@ -302,11 +304,8 @@ def canary_home(explicit: str | None, pod_namespace: str | None, watch: WatchSet
 
 
 async def operate(settings: OperatorSettings) -> None:
-    from nylas_operator.controllers.handlers import build_registry
-    from nylas_operator.controllers.lifecycle import register_lifecycle
-
     registry = build_registry()
-    register_lifecycle(registry, settings)
+    register_lifecycle(registry, settings, login=login, tune=tune_kopf, kopf_prefix=KOPF_PREFIX)
     await kopf.operator(
         registry=registry,
         standalone=True,  # one replica (Deployment strategy Recreate); kopf peering is not leader election

@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import kopf
-
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
-from nylas_operator.api.connector import NylasConnectorSpec
+from nylas_operator.api.connector import NylasConnectorSpec, NylasConnectorStatus
 from nylas_operator.controllers import deletion
 from nylas_operator.controllers.claims import Claimant
 from nylas_operator.controllers.context import Context
@@ -77,7 +75,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     namespace, name = meta["namespace"], meta["name"]
     spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
     app = app_key(spec)
-    report.set(provider=spec.provider, apiUrl=app.base_url)
+    report.set(provider=spec.provider, api_url=app.base_url)
     winner = ctx.claims.claim(claim_key(spec), claimant(body))
     if winner.uid != meta["uid"]:
         raise Unresolved(
@@ -122,7 +120,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
             report.event("Normal", "Adopted", f"adopted the existing {spec.provider} connector in Nylas")
     users = await deletion.users_of_connector(ctx, namespace, name)
     report.set(
-        activeCredentialId=current.active_credential_id, secretVersions=values.versions, users=len(users)
+        active_credential_id=current.active_credential_id, secret_versions=values.versions, users=len(users)
     )
     report.ready()
     if not c.is_true(old.get("conditions"), c.READY):
@@ -133,7 +131,7 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     users = await deletion.users_of_connector(ctx, namespace, name)
-    await deletion.wait_while_in_use(ctx, CONNECTORS, body, users, "NylasCredential")
+    await deletion.wait_while_in_use(ctx, CONNECTORS, NylasConnectorStatus, body, users, "NylasCredential")
     spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
     key = claim_key(spec)
     was_winner = (w := ctx.claims.winner(key)) is not None and w.uid == meta["uid"]
@@ -154,9 +152,3 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     await deletion.nylas_delete(
         ctx, body, runtime, lambda: client.connectors.delete(spec.provider), "connector"
     )
-
-
-def register(registry: kopf.OperatorRegistry) -> None:
-    from nylas_operator.controllers import handlers
-
-    handlers.register_kind(registry, CONNECTORS, reconcile, delete)

@@ -11,18 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nylas_operator.controllers.claims import Claims
 from nylas_operator.controllers.clients import ClientPool
+from nylas_operator.controllers.consent import ConsentIndex
 from nylas_operator.controllers.directory import GrantDirectory
+from nylas_operator.controllers.drift import DriftRegistry
 from nylas_operator.controllers.waker import Waker
 from nylas_operator.kube import Kube
 from nylas_operator.settings import OperatorSettings
-
-if TYPE_CHECKING:
-    from nylas_operator.controllers.consent import ConsentIndex
-    from nylas_operator.controllers.drift import DriftRegistry
 
 
 def utcnow() -> datetime:

@@ -21,14 +21,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
+from pydantic import BaseModel
 
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.connector import NylasConnectorSpec
+from nylas_operator.controllers import writer
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.errors import backoff
 from nylas_operator.controllers.flow import is_paused
 from nylas_operator.controllers.references import SecretValues, Unresolved, app_key, load_connector
+from nylas_operator.controllers.status import Report
 from nylas_operator.kube import CREDENTIALS, GRANTS
 
 log = logging.getLogger("nylas_operator.deletion")
@@ -54,26 +57,21 @@ async def users_of_credential(ctx: Context, namespace: str, name: str) -> list[s
 
 
 async def wait_while_in_use(
-    ctx: Context, plural: str, body: Mapping[str, Any], users: list[str], user_kind: str
+    ctx: Context,
+    plural: str,
+    model: type[BaseModel],
+    body: Mapping[str, Any],
+    users: list[str],
+    user_kind: str,
 ) -> None:
-    meta = body["metadata"]
-    status = dict(body.get("status") or {})
     if not users:
         return
     message = f"deletion waits: {len(users)} {user_kind} object(s) still use it"
-    conditions = c.set_condition(
-        status.get("conditions") or [],
-        c.make_condition(c.READY, False, c.Reason.IN_USE, message, generation=meta.get("generation")),
-    )
-    if conditions != status.get("conditions") or status.get("users") != len(users):
-        await ctx.kube.patch_object(
-            plural,
-            meta["namespace"],
-            meta["name"],
-            {"status": {"conditions": conditions, "phase": c.DELETING, "users": len(users)}},
-            status=True,
-        )
-        await ctx.kube.post_event(body, "Normal", c.Reason.IN_USE, message)
+    report = Report(body, ctx.now(), model)
+    report.condition(c.READY, False, c.Reason.IN_USE, message)
+    report.phase(c.DELETING)
+    report.set(users=len(users))
+    await writer.write_now(ctx, plural, body, report)
     raise kopf.TemporaryError(message, delay=IN_USE_POLL)
 
 

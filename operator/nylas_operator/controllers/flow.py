@@ -2,8 +2,8 @@
 
 Owns: ``run()``, which every create/resume/update handler calls with its kind's ``reconcile``
 function: it cancels a pending wake-up, honours the pause annotation (no Nylas calls at all),
-turns ``Unresolved`` and Nylas errors into conditions via ``classify()``, writes status through
-kopf's ``patch`` only when it changed, posts transition events and schedules the next wake-up.
+turns ``Unresolved`` and Nylas errors into conditions via ``classify()``, hands the report to
+``writer.commit`` (the one status write) and schedules the next wake-up.
 Does not own: what a kind does (``connector.py``, ``credential.py``, ``grant.py``).
 """
 
@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
+from pydantic import BaseModel
 
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
-from nylas_operator.controllers import metrics
+from nylas_operator.controllers import metrics, writer
 from nylas_operator.controllers.context import Context
-from nylas_operator.controllers.errors import classify
+from nylas_operator.controllers.errors import classify, report_failure, report_unresolved
 from nylas_operator.controllers.references import Unresolved
 from nylas_operator.controllers.status import Report
 from nylas_operator.kube import KubeError
@@ -42,6 +43,7 @@ def key_of(plural: str, body: Mapping[str, Any]) -> tuple[str, str, str]:
 async def run(
     ctx: Context,
     plural: str,
+    status_model: type[BaseModel],
     body: Mapping[str, Any],
     patch: kopf.Patch,
     reconcile: Reconcile,
@@ -49,7 +51,7 @@ async def run(
 ) -> None:
     key = key_of(plural, body)
     ctx.waker.cancel(key)
-    report = Report(body, ctx.now())
+    report = Report(body, ctx.now(), status_model)
     try:
         if is_paused(body):
             report.condition(
@@ -59,7 +61,7 @@ async def run(
         else:
             outcome = await _attempt(ctx, key, body, report, reconcile, logger)
         metrics.reconciled(ctx, plural, outcome)
-        await commit(ctx, plural, body, patch, report)
+        await writer.commit(ctx, plural, body, patch, report)
     except KubeError as exc:
         # The apiserver is busy or away: run the whole reconcile again soon (nothing of this run
         # is written; a status flip to not-Ready for a load spike would only cost more writes).
@@ -82,27 +84,14 @@ async def _attempt(
     try:
         await reconcile(ctx, body, report)
     except Unresolved as exc:
-        resolved_reason = exc.reason in (
-            c.Reason.SECRET_NOT_FOUND,
-            c.Reason.SECRET_KEY_NOT_FOUND,
-            c.Reason.INVALID_SERVICE_ACCOUNT_KEY,
-        )
-        if resolved_reason:
-            report.condition(c.CREDENTIALS_RESOLVED, False, exc.reason, exc.message)
-        report.not_ready(exc.reason, exc.message, phase=c.FAILED if exc.terminal else c.PENDING, synced=False)
-        if not exc.terminal:
-            # The Secret watch and parents wake us at once; this is only a safety net.
-            report.wake(retry.max_delay.total_seconds(), "recheck")
+        report_unresolved(report, exc, recheck=retry.max_delay.total_seconds())
         logger.info("waiting: %s", exc.message)
         return exc.reason
     except nylas.NylasError as exc:
         failure = classify(
             exc, attempt=ctx.waker.failed(key), settings=retry, after_consent=report.after_consent
         )
-        phase = c.FAILED if failure.terminal else (report.fields.get("phase") or c.PENDING)
-        report.not_ready(failure.reason, failure.message, phase=phase, synced=False)
-        if failure.retry_after is not None:
-            report.wake(failure.retry_after, "retry")
+        report_failure(report, failure)
         request_id = getattr(exc, "request_id", None)
         logger.warning(
             "Nylas call failed (%s, request id %s): %s", failure.reason, request_id, failure.message
@@ -111,29 +100,3 @@ async def _attempt(
         return failure.reason
     ctx.waker.succeeded(key)
     return c.Reason.RECONCILE_SUCCESS
-
-
-async def commit(
-    ctx: Context, plural: str, body: Mapping[str, Any], patch: kopf.Patch, report: Report
-) -> None:
-    changes = report.status_patch()
-    if report.dependents:
-        # Dependents read this status: write it now (kopf's own patch lands only after we return),
-        # and only then wake them. The write also refreshes the watch cache they read from.
-        # kopf's patch does not repeat it: one status write per transition.
-        meta = body["metadata"]
-        if changes:
-            await ctx.kube.patch_object(
-                plural, meta["namespace"], meta["name"], {"status": changes}, status=True
-            )
-            changes = {}
-        now = ctx.kube.cache.get(plural, meta["namespace"], meta["name"])
-        version = str((now or {}).get("metadata", {}).get("resourceVersion") or "")
-        dependents = ctx.waker.stale(report.dependents, version) if version else report.dependents
-        await ctx.waker.bump_all(dependents, "parent-changed")
-    for field, value in changes.items():
-        patch.status[field] = value
-    for annotation, value in report.annotations.items():
-        patch.meta.annotations[annotation] = value
-    for type_, reason, message in report.transition_events():
-        await ctx.kube.post_event(body, type_, reason, message)

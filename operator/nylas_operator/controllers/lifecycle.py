@@ -16,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import kopf
 
+from nylas_operator.api.connector import NylasConnectorSpec
+from nylas_operator.consent.callback import make_callback_app
 from nylas_operator.controllers import canary, connector, grant
 from nylas_operator.controllers.activity import PhaseBook
 from nylas_operator.controllers.claims import Claims
@@ -30,23 +33,31 @@ from nylas_operator.controllers.context import Context, context_of, utcnow
 from nylas_operator.controllers.drift import DriftRegistry
 from nylas_operator.controllers.references import app_key
 from nylas_operator.controllers.waker import Waker
+from nylas_operator.diffbase import storage_for
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, KINDS, Kube, KubeError, connection_info
-from nylas_operator.observability.health import HealthState
-from nylas_operator.settings import OperatorSettings
+from nylas_operator.observability.health import HealthState, make_health_app, make_metrics_app
+from nylas_operator.observability.metrics import Metrics
+from nylas_operator.observability.serving import start_site
+from nylas_operator.settings import OperatorSettings, ProcessingSettings
 
 log = logging.getLogger("nylas_operator.lifecycle")
 
 
-def register_lifecycle(registry: kopf.OperatorRegistry, op: OperatorSettings) -> None:
-    from nylas_operator import runner
+Login = Callable[..., Any]
+Tune = Callable[[kopf.OperatorSettings, ProcessingSettings], None]
 
-    kopf.on.login(registry=registry, id="login")(runner.login)
+
+def register_lifecycle(
+    registry: kopf.OperatorRegistry, op: OperatorSettings, *, login: Login, tune: Tune, kopf_prefix: str
+) -> None:
+    """``login``, ``tune`` and ``kopf_prefix`` are the runner's (it owns how kopf is run)."""
+    kopf.on.login(registry=registry, id="login")(login)
 
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-        runner.tune_kopf(settings, op.processing)
+        tune(settings, op.processing)
         if op.canary.enabled and op.canary.namespace:
             canary.tune(settings)
-        await start(memo, op, settings)
+        await start(memo, op, settings, kopf_prefix)
 
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         await stop(memo)
@@ -57,9 +68,9 @@ def register_lifecycle(registry: kopf.OperatorRegistry, op: OperatorSettings) ->
         canary.register(registry)  # no ConfigMap watch at all without a canary
 
 
-async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSettings) -> Context:
-    from nylas_operator.observability.metrics import Metrics
-
+async def start(
+    memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSettings, kopf_prefix: str
+) -> Context:
     kube = Kube(connection_info(settings))
     waker = Waker(kube)
     metrics = Metrics()
@@ -69,7 +80,7 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
     # Health first: /readyz answers "not started" during the warm-up below.
     memo.health = _health(kube, op)
     memo.sites = await _serve_health(memo.health, op)
-    settings.persistence.diffbase_storage = await _diffbase_storage(kube)
+    settings.persistence.diffbase_storage = await _diffbase_storage(kube, kopf_prefix)
     drift_ref: list[DriftRegistry] = []
 
     def new_app(app: AppKey) -> None:
@@ -102,24 +113,19 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
     return ctx
 
 
-async def _diffbase_storage(kube: Kube) -> kopf.DiffBaseStorage:
+async def _diffbase_storage(kube: Kube, kopf_prefix: str) -> kopf.DiffBaseStorage:
     """In status when the installed CRDs have room for it (``diffbase.py``)."""
-    from nylas_operator import runner
-    from nylas_operator.diffbase import storage_for
-
     crds: dict[str, Any] = {}
     for plural in KINDS:
         try:
             crds[plural] = await kube.read_crd(plural)
         except (KubeError, httpx.HTTPError) as exc:  # no answer: judge by the CRDs that answered
             log.warning("could not read the CRD of %s: %s", plural, exc)
-    return storage_for(crds, runner.KOPF_PREFIX)
+    return storage_for(crds, kopf_prefix)
 
 
 async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
     """Fill the claims table and the consent index from one LIST per kind, before any handler runs."""
-    from nylas_operator.api.connector import NylasConnectorSpec
-
     for namespace in namespaces:
         try:
             connectors = await ctx.kube.list_objects(CONNECTORS, namespace)
@@ -161,10 +167,6 @@ async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
 
 
 async def _serve(ctx: Context, metrics: Any) -> list[Any]:
-    from nylas_operator.consent.callback import make_callback_app
-    from nylas_operator.observability.health import make_metrics_app
-    from nylas_operator.observability.serving import start_site
-
     sites: list[Any] = []
     op = ctx.settings
     if op.consent.callback_listen is not None:
@@ -193,9 +195,6 @@ def _health(kube: Kube, op: OperatorSettings) -> HealthState:
 
 
 async def _serve_health(health: HealthState, op: OperatorSettings) -> list[Any]:
-    from nylas_operator.observability.health import make_health_app
-    from nylas_operator.observability.serving import start_site
-
     if op.server.health_listen is None:
         return []
     site = await start_site(make_health_app(health), *op.server.health_listen)

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from nylas_operator.api.grant import ServiceAccountGrantStatus
 from nylas_operator.controllers.clients import AppKey
 from nylas_operator.controllers.directory import GrantDirectory
 from nylas_operator.controllers.errors import classify
@@ -113,11 +114,11 @@ def test_a_parent_transition_wakes_only_dependents_that_read_an_older_version() 
 
 def test_one_event_when_a_run_both_creates_and_makes_ready() -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    report = Report({"metadata": {"generation": 1}, "status": {}}, now)
+    report = Report({"metadata": {"generation": 1}, "status": {}}, now, ServiceAccountGrantStatus)
     report.event("Normal", "Created", "created the Nylas grant")
     report.ready()
     assert report.transition_events() == [("Normal", "Created", "created the Nylas grant")]
-    failing = Report({"metadata": {"generation": 1}, "status": {}}, now)
+    failing = Report({"metadata": {"generation": 1}, "status": {}}, now, ServiceAccountGrantStatus)
     failing.event("Warning", "GrantMissing", "repairing")
     failing.ready()
     assert [e[1] for e in failing.transition_events()] == ["GrantMissing", "Available"]
