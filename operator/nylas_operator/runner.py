@@ -2,7 +2,7 @@
 
 Owns: the command line (each option has a ``NYLAS_OPERATOR_*`` environment variable), kopf's
 tuning (one comment per setting), where the liveness canary lives (``canary_home``), the startup
-wiring (Kubernetes helper, Nylas client pool, waker, drift loops, consent index and callback
+wiring (Kubernetes helper, Nylas client pool, scheduler, drift loops, consent index and callback
 endpoint, health and metrics endpoints) and the warm-up that fills the claims table and the
 consent index from a LIST before any handler runs.
 Does not own: handlers (``controllers/``).

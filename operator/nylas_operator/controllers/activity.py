@@ -55,6 +55,10 @@ def observe(memo: Any, plural: str, event_type: str | None, body: Mapping[str, A
     if health is not None:
         health.note_event(plural)
     ctx = getattr(memo, "ctx", None)
+    scheduler = getattr(ctx, "scheduler", None)
+    if scheduler is not None:  # queued runs of this object may now read what this process wrote
+        meta = body.get("metadata") or {}
+        scheduler.seen((plural, str(meta.get("namespace")), str(meta.get("name"))))
     kube = getattr(ctx, "kube", None)
     if kube is not None:  # connectors and credentials: their latest bodies, read by every reconcile
         kube.observe(plural, event_type, body)

@@ -137,8 +137,8 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     was_winner = (w := ctx.claims.winner(key)) is not None and w.uid == meta["uid"]
     others = ctx.claims.others(key, meta["uid"])
     ctx.claims.release_all(meta["uid"])
-    ctx.waker.forget((CONNECTORS, namespace, name))
-    await ctx.waker.bump_all([(CONNECTORS, o.namespace, o.name) for o in others], "claim-released")
+    ctx.scheduler.forget((CONNECTORS, namespace, name))
+    ctx.scheduler.now_all([(CONNECTORS, o.namespace, o.name) for o in others], "claim-released")
     if spec.deletion_policy != "Delete" or not was_winner:
         return
     if await deletion.skip_when_paused(ctx, body):

@@ -1,6 +1,6 @@
 """What every handler needs, built once at startup and kept on kopf's ``memo``.
 
-Owns: the ``Context`` dataclass (settings, Kubernetes helper, Nylas client pool, claims, waker,
+Owns: the ``Context`` dataclass (settings, Kubernetes helper, Nylas client pool, claims, scheduler,
 grant directory,
 consent index, drift registry, clock). Handlers get it with ``context_of(memo)``; unit tests build
 one with fakes. Does not own: creating the pieces (``runner.py``).
@@ -18,7 +18,7 @@ from nylas_operator.controllers.clients import ClientPool
 from nylas_operator.controllers.consent import ConsentIndex
 from nylas_operator.controllers.directory import GrantDirectory
 from nylas_operator.controllers.drift import DriftRegistry
-from nylas_operator.controllers.waker import Waker
+from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.kube import Kube
 from nylas_operator.settings import OperatorSettings
 
@@ -32,7 +32,7 @@ class Context:
     settings: OperatorSettings
     kube: Kube
     clients: ClientPool
-    waker: Waker
+    scheduler: Scheduler
     consents: ConsentIndex
     drift: DriftRegistry
     claims: Claims = field(default_factory=Claims)

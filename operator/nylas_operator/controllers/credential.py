@@ -91,9 +91,9 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     spec = NylasCredentialSpec.model_validate(body.get("spec") or {})
-    ctx.waker.read_parent((CREDENTIALS, namespace, name), "0")  # a connector transition wakes us
+    ctx.scheduler.read_parent((CREDENTIALS, namespace, name), "0")  # a connector transition wakes us
     connector: Parent = await load_connector(ctx.kube, namespace, spec.connector_ref.name)
-    ctx.waker.read_parent(
+    ctx.scheduler.read_parent(
         (CREDENTIALS, namespace, name), str(connector.body["metadata"].get("resourceVersion"))
     )
     provider = connector.spec.provider
@@ -200,7 +200,7 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
         ctx, CREDENTIALS, NylasCredentialStatus, body, users, "ServiceAccountGrant"
     )
     ctx.consents.forget_credential(namespace, name)
-    ctx.waker.forget((CREDENTIALS, namespace, name))
+    ctx.scheduler.forget((CREDENTIALS, namespace, name))
     spec = NylasCredentialSpec.model_validate(body.get("spec") or {})
     status = dict(body.get("status") or {})
     credential_id, provider = status.get("credentialId"), status.get("provider")

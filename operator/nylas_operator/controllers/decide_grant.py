@@ -28,13 +28,12 @@ from nylas_operator.controllers.status import Report
 
 WAITING_PHASES = (c.AWAITING_CONSENT, c.CONSENT_SETTLING)
 
-SETTLE_EARLY = 2.0
-"""Seconds before ``eligibleAt`` at which a settling grant is woken; it then waits for the instant."""
-SETTLE_INLINE = 2.5
-"""A settling grant woken at most this long before ``eligibleAt`` waits for the instant."""
 SETTLE_QUIET = 1.0
-"""Below this, even a grant not yet shown as ``ConsentSettling`` waits for the instant (the delay is
-about zero and ``grantedAt`` was rounded up to the next second): no status write for the wait."""
+"""Seconds: a grant this close to ``eligibleAt`` and not yet shown as ``ConsentSettling`` is not
+shown as such at all (the delay is about zero and ``grantedAt`` was rounded up to the next
+second): the scheduler looks again at the instant, and the next status written is Ready."""
+TIMER_SLACK = 0.01
+"""Seconds added to a wake at ``eligibleAt``: a timer never fires before the instant it is for."""
 
 
 @dataclass(frozen=True)
@@ -64,14 +63,13 @@ Step = Literal["wait", "settle", "keep", "sync"]
 
 @dataclass(frozen=True)
 class GrantPlan:
-    """``wait``: nothing to do until woken; ``settle``: decide again at ``until`` (under
-    ``SETTLE_INLINE`` seconds away); ``keep``: Ready as recorded, no Nylas call; ``sync``: look up,
-    create or re-authenticate the Nylas grant."""
+    """``wait``: nothing to do until woken (the report says why and when to look again);
+    ``settle``: the same, with nothing new to show; ``keep``: Ready as recorded, no Nylas call;
+    ``sync``: look up, create or re-authenticate the Nylas grant."""
 
     step: Step
     scopes: list[str] | None = None
     scope_set: str = consent.DEFAULT_SET
-    until: datetime | None = None
     wake_credential: bool = False
     """The credential has not seen this grant's scope set yet: it issues the consent URL."""
     consent_at: datetime | None = None
@@ -121,7 +119,7 @@ def decide(facts: GrantFacts, report: Report) -> GrantPlan:
     if facts.provider == "microsoft":
         gate = consent_gate(facts, report, scope_set)
         if gate.step != "sync":
-            return GrantPlan(gate.step, scopes, scope_set, gate.until, gate.wake_credential)
+            return GrantPlan(gate.step, scopes, scope_set, wake_credential=gate.wake_credential)
         consent_at = gate.consent_at
     elif not facts.credential.ready:
         raise Unresolved(
@@ -158,20 +156,19 @@ def consent_gate(facts: GrantFacts, report: Report, scope_set: str) -> GrantPlan
     )
     granted = c.parse_rfc3339(record["grantedAt"])
     eligible = granted + delay
+    ahead = (eligible - report.now).total_seconds()
+    if 0 < ahead <= SETTLE_QUIET and facts.old.get("phase") != c.CONSENT_SETTLING:
+        report.wake(ahead + TIMER_SLACK, "eligible")  # nothing shown: the next status is Ready
+        return GrantPlan("settle")
     report.set(consent_url=None, eligible_at=c.now_rfc3339(eligible))
     report.condition(c.CONSENT_GRANTED, True, c.Reason.CONSENT_GRANTED)
-    ahead = (eligible - report.now).total_seconds()
     if ahead <= 0:
         report.condition(c.CONSENT_SETTLED, True, c.Reason.CONSENT_SETTLED)
         return GrantPlan("sync", consent_at=granted)
-    # Close to the instant (woken early on purpose, or a delay of about zero): decide again at the
-    # instant instead of paying a status write, a wake-up and a watch round trip.
-    if ahead <= SETTLE_INLINE and (ahead <= SETTLE_QUIET or facts.old.get("phase") == c.CONSENT_SETTLING):
-        return GrantPlan("settle", until=eligible)
     message = f"Microsoft caches scopes: the grant is created after {c.now_rfc3339(eligible)}"
     report.condition(c.CONSENT_SETTLED, False, c.Reason.CONSENT_SETTLING, message)
     report.not_ready(c.Reason.CONSENT_SETTLING, message, phase=c.CONSENT_SETTLING)
-    report.wake(max(ahead - SETTLE_EARLY, 0.0), "eligible")
+    report.wake(ahead + TIMER_SLACK, "eligible")  # the scheduler looks again at the instant
     return GrantPlan("wait")
 
 

@@ -8,7 +8,7 @@ that a spec (or Secret) change must fix is terminal; everything else retries wit
 capped, jittered delay, and a 429's ``Retry-After`` is honoured. Terminal here does not mean kopf's
 ``PermanentError``: the object reports ``Failed`` and waits, and a spec or Secret change wakes it.
 Also the status a blocked or failed reconcile shows (``report_unresolved``, ``report_failure``).
-Does not own: writing the status (``writer.py``) or scheduling the retry (``waker.py``).
+Does not own: writing the status (``writer.py``) or scheduling the retry (``scheduler.py``).
 """
 
 from __future__ import annotations

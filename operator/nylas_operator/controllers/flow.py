@@ -1,9 +1,10 @@
 """The one reconcile shape shared by the three kinds: read → decide → act → report → wake.
 
 Owns: ``run()``, which every create/resume/update handler calls with its kind's ``reconcile``
-function: it cancels a pending wake-up, honours the pause annotation (no Nylas calls at all),
-turns ``Unresolved`` and Nylas errors into conditions via ``classify()``, hands the report to
-``writer.commit`` (the one status write) and schedules the next wake-up.
+function, and ``run_queued()``, which the scheduler's workers call: both take the object's turn,
+cancel a pending wake-up, honour the pause annotation (no Nylas calls at all),
+turn ``Unresolved`` and Nylas errors into conditions via ``classify()``, hand the report to
+``writer`` (the one status write) and schedule the next look (``scheduler.py``).
 Does not own: what a kind does (``connector.py``, ``credential.py``, ``grant.py``).
 """
 
@@ -35,11 +36,6 @@ def is_paused(body: Mapping[str, Any]) -> bool:
     return str(annotations.get(PAUSED_ANNOTATION, "")).lower() == "true"
 
 
-def key_of(plural: str, body: Mapping[str, Any]) -> tuple[str, str, str]:
-    meta = body["metadata"]
-    return (plural, str(meta["namespace"]), str(meta["name"]))
-
-
 async def run(
     ctx: Context,
     plural: str,
@@ -49,27 +45,70 @@ async def run(
     reconcile: Reconcile,
     logger: logging.Logger | logging.LoggerAdapter[Any],
 ) -> None:
-    key = key_of(plural, body)
-    ctx.waker.cancel(key)
-    report = Report(body, ctx.now(), status_model)
-    try:
-        if is_paused(body):
-            report.condition(
-                c.SYNCED, False, c.Reason.PAUSED, f"{PAUSED_ANNOTATION}=true: no changes are sent to Nylas"
-            )
-            outcome = c.Reason.PAUSED
-        else:
-            outcome = await _attempt(ctx, key, body, report, reconcile, logger)
-        metrics.reconciled(ctx, plural, outcome)
-        await writer.commit(ctx, plural, body, patch, report)
-    except KubeError as exc:
-        # The apiserver is busy or away: run the whole reconcile again soon (nothing of this run
-        # is written; a status flip to not-Ready for a load spike would only cost more writes).
-        failure = classify(exc, attempt=ctx.waker.failed(key), settings=ctx.settings.retry)
-        logger.info("Kubernetes request failed, retrying in %.1fs: %s", failure.retry_after or 0, exc)
-        raise kopf.TemporaryError(failure.message, delay=failure.retry_after) from None
+    """A run started by kopf (create, update, resume): the status rides in kopf's patch."""
+    key = writer.key_of(plural, body)
+    async with ctx.scheduler.turn(key):
+        ctx.scheduler.cancel(key)
+        report = Report(body, ctx.now(), status_model)
+        try:
+            await _decide_and_act(ctx, key, body, report, reconcile, logger)
+            await writer.commit(ctx, plural, body, patch, report)
+        except KubeError as exc:
+            # The apiserver is busy or away: run the whole reconcile again soon (nothing of this
+            # run is written; a status flip to not-Ready for a load spike would only cost writes).
+            failure = classify(exc, attempt=ctx.scheduler.failed(key), settings=ctx.settings.retry)
+            logger.info("Kubernetes request failed, retrying in %.1fs: %s", failure.retry_after or 0, exc)
+            raise kopf.TemporaryError(failure.message, delay=failure.retry_after) from None
+    _look_again(ctx, key, report)
+
+
+async def run_queued(
+    ctx: Context,
+    key: tuple[str, str, str],
+    status_model: type[BaseModel],
+    reconcile: Reconcile,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> None:
+    """A run started by the scheduler: a fresh read, the same reconcile, one status PATCH."""
+    plural, namespace, name = key
+    async with ctx.scheduler.turn(key):
+        ctx.scheduler.cancel(key)
+        try:
+            body = await ctx.kube.get_object(plural, namespace, name)
+            if body is None or body["metadata"].get("deletionTimestamp"):
+                return  # gone, or kopf's delete handler owns it now
+            report = Report(body, ctx.now(), status_model)
+            await _decide_and_act(ctx, key, body, report, reconcile, logger)
+            await writer.write_now(ctx, plural, body, report)
+        except KubeError as exc:
+            failure = classify(exc, attempt=ctx.scheduler.failed(key), settings=ctx.settings.retry)
+            logger.info("Kubernetes request failed, retrying in %.1fs: %s", failure.retry_after or 0, exc)
+            ctx.scheduler.after(key, failure.retry_after or 1.0, "kube-retry")
+            return
+    _look_again(ctx, key, report)
+
+
+def _look_again(ctx: Context, key: tuple[str, str, str], report: Report) -> None:
     if report.wake_after is not None:
-        ctx.waker.after(key, report.wake_after, report.wake_reason)
+        ctx.scheduler.after(key, report.wake_after, report.wake_reason)
+
+
+async def _decide_and_act(
+    ctx: Context,
+    key: tuple[str, str, str],
+    body: Mapping[str, Any],
+    report: Report,
+    reconcile: Reconcile,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> None:
+    if is_paused(body):
+        report.condition(
+            c.SYNCED, False, c.Reason.PAUSED, f"{PAUSED_ANNOTATION}=true: no changes are sent to Nylas"
+        )
+        outcome = c.Reason.PAUSED
+    else:
+        outcome = await _attempt(ctx, key, body, report, reconcile, logger)
+    metrics.reconciled(ctx, key[0], outcome)
 
 
 async def _attempt(
@@ -89,7 +128,7 @@ async def _attempt(
         return exc.reason
     except nylas.NylasError as exc:
         failure = classify(
-            exc, attempt=ctx.waker.failed(key), settings=retry, after_consent=report.after_consent
+            exc, attempt=ctx.scheduler.failed(key), settings=retry, after_consent=report.after_consent
         )
         report_failure(report, failure)
         request_id = getattr(exc, "request_id", None)
@@ -98,5 +137,5 @@ async def _attempt(
         )
         metrics.failed(ctx, key[0], failure.reason)
         return failure.reason
-    ctx.waker.succeeded(key)
+    ctx.scheduler.succeeded(key)
     return c.Reason.RECONCILE_SUCCESS

@@ -11,9 +11,7 @@ Does not own: any decision (``decide_grant.py``) or consent records (``credentia
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from nylas_operator import nylas
@@ -58,26 +56,16 @@ async def _still_there(ctx: Context, holder: Claimant) -> bool:
     return body is not None and body["metadata"].get("uid") == holder.uid
 
 
-async def _sleep_until(ctx: Context, moment: datetime) -> datetime:
-    """Sleep until ``ctx.now() >= moment`` (a few rounds against timer slack); returns the time."""
-    now = ctx.now()
-    for _ in range(5):
-        remaining = (moment - now).total_seconds()
-        if remaining <= 0:
-            break
-        await asyncio.sleep(remaining + 0.001)
-        now = ctx.now()
-    return now
-
-
 async def read_facts(ctx: Context, body: Mapping[str, Any], report: Report) -> GrantFacts:
     """Read: the parents (from the watch cache), the claim winner and any drift finding."""
     meta = body["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
     spec = ServiceAccountGrantSpec.model_validate(body.get("spec") or {})
-    ctx.waker.read_parent((GRANTS, namespace, name), "0")  # a credential transition wakes us
+    ctx.scheduler.read_parent((GRANTS, namespace, name), "0")  # a credential transition wakes us
     credential = await load_credential(ctx.kube, namespace, spec.credential_ref.name)
-    ctx.waker.read_parent((GRANTS, namespace, name), str(credential.body["metadata"].get("resourceVersion")))
+    ctx.scheduler.read_parent(
+        (GRANTS, namespace, name), str(credential.body["metadata"].get("resourceVersion"))
+    )
     connector = await load_connector(ctx.kube, namespace, credential.spec.connector_ref.name)
     key = claim_key(app_key(connector.spec), spec.email)
     winner = ctx.claims.claim(key, claimant(body))
@@ -101,12 +89,9 @@ async def read_facts(ctx: Context, body: Mapping[str, Any], report: Report) -> G
 async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> None:
     facts = await read_facts(ctx, body, report)
     plan = decide_grant.decide(facts, report)
-    if plan.step == "settle" and plan.until is not None:
-        report.now = await _sleep_until(ctx, plan.until)
-        plan = decide_grant.decide(facts, report)
     if plan.wake_credential:
         namespace = facts.credential.body["metadata"]["namespace"]
-        await ctx.waker.bump((CREDENTIALS, namespace, facts.credential.name), "scopes")
+        ctx.scheduler.now((CREDENTIALS, namespace, facts.credential.name), "scopes")
     if plan.step in ("wait", "settle"):
         ctx.drift.forget(facts.uid)
         return
@@ -227,8 +212,8 @@ async def gone(ctx: Context, body: Mapping[str, Any]) -> None:
     keys = ctx.claims.release_all(uid)
     others = [o for key in keys for o in ctx.claims.others(key, uid)]
     ctx.drift.forget(uid)
-    ctx.waker.forget((GRANTS, namespace, name))
-    await ctx.waker.bump_all([(GRANTS, o.namespace, o.name) for o in others], "claim-released")
+    ctx.scheduler.forget((GRANTS, namespace, name))
+    ctx.scheduler.now_all([(GRANTS, o.namespace, o.name) for o in others], "claim-released")
 
 
 async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:

@@ -10,6 +10,7 @@ returns None: kopf would copy return values into ``status.<handler id>``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,7 @@ from nylas_operator.api.credential import NylasCredentialStatus
 from nylas_operator.api.grant import ServiceAccountGrantStatus
 from nylas_operator.controllers import activity, connector, credential, flow, grant, secrets_watch
 from nylas_operator.controllers.context import Context, context_of
+from nylas_operator.controllers.scheduler import Key
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS
 
 Delete = Callable[[Context, Mapping[str, Any], float], Awaitable[None]]
@@ -70,6 +72,16 @@ def register_kind(registry: kopf.OperatorRegistry, kind: Kind) -> None:
 
     filtered = when if needs_finalizer is not None else None
     kopf.on.delete(GROUP, VERSION, plural, registry=registry, id=f"{plural}.delete", when=filtered)(on_delete)
+
+
+BY_PLURAL = {kind.plural: kind for kind in KINDS}
+log = logging.getLogger("nylas_operator.flow")
+
+
+async def run_queued(ctx: Context, key: Key) -> None:
+    """What the scheduler's workers run for a key (any of the three kinds)."""
+    kind = BY_PLURAL[key[0]]
+    await flow.run_queued(ctx, key, kind.status, kind.reconcile, log)
 
 
 def build_registry() -> kopf.OperatorRegistry:

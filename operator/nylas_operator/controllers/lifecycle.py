@@ -4,7 +4,8 @@ Owns: kopf's login/startup/cleanup handlers on our registry. Startup tunes kopf 
 serves ``/healthz``/``/readyz`` first (readiness fails until startup ends), picks where kopf keeps
 its diffbase by the installed CRDs (``diffbase.py``), creates the Kubernetes
 helper, the objects-by-phase book (``memo.phases``), the Nylas client pool (its observer feeds
-metrics; each new application starts a drift loop), the waker, the consent index and recorder;
+metrics; each new application starts a drift loop), the scheduler (its workers run queued
+reconciles), the consent index and recorder;
 then LISTs the served namespaces once to fill the claims table and the consent index before any
 object handler runs (so a restart decides conflicts like before); then starts the callback and
 metrics servers, ensures the canary ConfigMap, starts the canary loop and marks the operator
@@ -24,7 +25,7 @@ import kopf
 
 from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.consent.callback import make_callback_app
-from nylas_operator.controllers import canary, connector, grant
+from nylas_operator.controllers import canary, connector, grant, handlers
 from nylas_operator.controllers.activity import PhaseBook
 from nylas_operator.controllers.claims import Claims
 from nylas_operator.controllers.clients import AppKey, ClientPool
@@ -32,7 +33,7 @@ from nylas_operator.controllers.consent import ConsentIndex, Recorder
 from nylas_operator.controllers.context import Context, context_of, utcnow
 from nylas_operator.controllers.drift import DriftRegistry
 from nylas_operator.controllers.references import app_key
-from nylas_operator.controllers.waker import Waker
+from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.diffbase import storage_for
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, KINDS, Kube, KubeError, connection_info
 from nylas_operator.observability.health import HealthState, make_health_app, make_metrics_app
@@ -72,7 +73,7 @@ async def start(
     memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSettings, kopf_prefix: str
 ) -> Context:
     kube = Kube(connection_info(settings))
-    waker = Waker(kube)
+    scheduler = Scheduler()
     metrics = Metrics()
     kube.on_event_dropped = metrics.events_dropped_total.inc
     memo.phases = PhaseBook()
@@ -87,19 +88,20 @@ async def start(
         drift_ref[0].start(app)
 
     clients = ClientPool(op.nylas.client(), observer=metrics.observe_nylas_request, on_new_app=new_app)
-    drift = DriftRegistry(op.drift, waker, clients.cached)
+    drift = DriftRegistry(op.drift, scheduler, clients.cached)
     drift_ref.append(drift)
     ctx = Context(
         settings=op,
         kube=kube,
         clients=clients,
-        waker=waker,
+        scheduler=scheduler,
         consents=ConsentIndex(),
         drift=drift,
         claims=Claims(),
         metrics=metrics,
     )
     memo.ctx = ctx
+    scheduler.start(lambda key: handlers.run_queued(ctx, key))
     scopes: list[str | None] = [None] if op.watch.all_namespaces else list(op.watch.namespaces)
     await warm_claims(ctx, scopes)
     memo.sites += await _serve(ctx, metrics)
@@ -215,6 +217,6 @@ async def stop(memo: kopf.Memo) -> None:
     for site in getattr(memo, "sites", []):
         await site.close()
     await ctx.drift.stop()
-    ctx.waker.close()
+    await ctx.scheduler.close()
     await ctx.clients.aclose()
     await ctx.kube.aclose()

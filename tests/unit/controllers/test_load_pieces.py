@@ -14,8 +14,8 @@ from nylas_operator.api.grant import ServiceAccountGrantStatus
 from nylas_operator.controllers.clients import AppKey
 from nylas_operator.controllers.directory import GrantDirectory
 from nylas_operator.controllers.errors import classify
+from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.controllers.status import Report
-from nylas_operator.controllers.waker import Waker
 from nylas_operator.kube import KubeError, KubeUnavailable
 from nylas_operator.settings import RetrySettings
 from nylas_operator.watchcache import WatchCache
@@ -100,7 +100,7 @@ async def test_directory_lists_once_for_concurrent_callers_and_learns_creations(
 
 
 def test_a_parent_transition_wakes_only_dependents_that_read_an_older_version() -> None:
-    waker = Waker(None)  # type: ignore[arg-type]  # no bump in this test
+    waker = Scheduler()
     old, new, failed, never = (("g", "ns", n) for n in ("old", "new", "failed", "never"))
     waker.read_parent(old, "41")
     waker.read_parent(new, "42")
