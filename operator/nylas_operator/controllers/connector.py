@@ -118,7 +118,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         )
         if not c.is_true(old.get("conditions"), c.READY) and old.get("phase") is None:
             report.event("Normal", "Adopted", f"adopted the existing {spec.provider} connector in Nylas")
-    users = await deletion.users_of_connector(ctx, namespace, name)
+    users = deletion.users_of_connector(ctx, namespace, name)
     report.set(
         active_credential_id=current.active_credential_id, secret_versions=values.versions, users=len(users)
     )
@@ -130,7 +130,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
 async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
-    users = await deletion.users_of_connector(ctx, namespace, name)
+    users = deletion.users_of_connector(ctx, namespace, name)
     await deletion.wait_while_in_use(ctx, CONNECTORS, NylasConnectorStatus, body, users, "NylasCredential")
     spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
     key = claim_key(spec)

@@ -18,6 +18,7 @@ from nylas_operator.controllers.clients import ClientPool
 from nylas_operator.controllers.consent import ConsentIndex
 from nylas_operator.controllers.directory import GrantDirectory
 from nylas_operator.controllers.drift import DriftRegistry
+from nylas_operator.controllers.index import UsageIndex
 from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.kube import Kube
 from nylas_operator.settings import OperatorSettings
@@ -37,6 +38,7 @@ class Context:
     drift: DriftRegistry
     claims: Claims = field(default_factory=Claims)
     directory: GrantDirectory = field(default_factory=GrantDirectory)
+    usage: UsageIndex = field(default_factory=UsageIndex)
     clock: Callable[[], datetime] = utcnow
     metrics: Any = None
 

@@ -118,12 +118,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         provider=provider,
         secret_versions=values.versions,
     )
-    grants = [
-        _slim(g)
-        async for page in ctx.kube.list_pages(GRANTS, namespace)
-        for g in page
-        if ((g.get("spec") or {}).get("credentialRef") or {}).get("name") == name
-    ]
+    grants = [g.as_body() for g in ctx.usage.grants_of(namespace, name)]
     report.set(users=len(grants))
     if spec.type == "adminconsent":
         _consent(ctx, body, report, spec, client, credential.id, grants)
@@ -182,20 +177,10 @@ def _consent(
     decide.report_consent(report, plan.records, has_callback=bool(redirect))
 
 
-def _slim(grant: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a grant this module reads (10,000 full bodies at once cost over 100 MB)."""
-    meta, spec = grant["metadata"], grant.get("spec") or {}
-    return {
-        "metadata": {"name": meta["name"], "deletionTimestamp": meta.get("deletionTimestamp")},
-        "spec": {"scopes": spec.get("scopes")},
-        "status": {"phase": (grant.get("status") or {}).get("phase")},
-    }
-
-
 async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
-    users = await deletion.users_of_credential(ctx, namespace, name)
+    users = deletion.users_of_credential(ctx, namespace, name)
     await deletion.wait_while_in_use(
         ctx, CREDENTIALS, NylasCredentialStatus, body, users, "ServiceAccountGrant"
     )

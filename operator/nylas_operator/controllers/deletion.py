@@ -1,6 +1,7 @@
 """Deleting objects: wait while in use, honour ``deletionPolicy``, never get stuck.
 
-Owns: counting users (credentials of a connector, grants of a credential), the ``InUse``
+Owns: the users of an object (credentials of a connector, grants of a credential, from the usage
+index), the ``InUse``
 condition, finding a Nylas client when the Secrets may already be gone, and the bounded retry of
 the Nylas delete call. Decisions, documented:
 - An object in use waits (condition ``InUse`` with the count, re-checked every few seconds) with
@@ -32,28 +33,19 @@ from nylas_operator.controllers.errors import backoff
 from nylas_operator.controllers.flow import is_paused
 from nylas_operator.controllers.references import SecretValues, Unresolved, app_key, load_connector
 from nylas_operator.controllers.status import Report
-from nylas_operator.kube import CREDENTIALS, GRANTS
 
 log = logging.getLogger("nylas_operator.deletion")
 
 IN_USE_POLL = 3.0
 
 
-async def _referrers(ctx: Context, plural: str, namespace: str, ref_field: str, name: str) -> list[str]:
-    items = await ctx.kube.list_objects(plural, namespace)
-    return sorted(
-        o["metadata"]["name"]
-        for o in items
-        if ((o.get("spec") or {}).get(ref_field) or {}).get("name") == name
-    )
+def users_of_connector(ctx: Context, namespace: str, name: str) -> list[str]:
+    """From the usage index (watch-fed): no LIST per run."""
+    return ctx.usage.credentials_of(namespace, name)
 
 
-async def users_of_connector(ctx: Context, namespace: str, name: str) -> list[str]:
-    return await _referrers(ctx, CREDENTIALS, namespace, "connectorRef", name)
-
-
-async def users_of_credential(ctx: Context, namespace: str, name: str) -> list[str]:
-    return await _referrers(ctx, GRANTS, namespace, "credentialRef", name)
+def users_of_credential(ctx: Context, namespace: str, name: str) -> list[str]:
+    return [g.name for g in ctx.usage.grants_of(namespace, name)]
 
 
 async def wait_while_in_use(

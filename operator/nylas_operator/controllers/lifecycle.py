@@ -127,7 +127,8 @@ async def _diffbase_storage(kube: Kube, kopf_prefix: str) -> kopf.DiffBaseStorag
 
 
 async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
-    """Fill the claims table and the consent index from one LIST per kind, before any handler runs."""
+    """Fill the claims table, the consent index and the usage index from one LIST per kind, before
+    any handler runs."""
     for namespace in namespaces:
         try:
             connectors = await ctx.kube.list_objects(CONNECTORS, namespace)
@@ -145,6 +146,7 @@ async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
             ctx.claims.claim(connector.claim_key(spec), connector.claimant(body))
         for body in credentials:  # the consent states the callback endpoint matches against
             ctx.consents.index_credential(body)
+            ctx.usage.observe(CREDENTIALS, None, body)
         connector_of = {
             (b["metadata"]["namespace"], b["metadata"]["name"]): (
                 (b.get("spec") or {}).get("connectorRef") or {}
@@ -156,6 +158,7 @@ async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
             # high-water mark (RSS) for its whole life.
             async for page in ctx.kube.list_pages(GRANTS, namespace):
                 for body in page:
+                    ctx.usage.observe(GRANTS, None, body)
                     meta = body["metadata"]
                     credential_name = ((body.get("spec") or {}).get("credentialRef") or {}).get("name")
                     app = apps.get(
