@@ -70,7 +70,8 @@ def delay_of(*durations: str | None, default: timedelta) -> timedelta:
 
 @dataclass
 class ConsentIndex:
-    """state hash → (namespace, credential name, scope set). Rebuilt from status at startup."""
+    """state hash → (namespace, credential name, scope set), from the credentials' status as the
+    watch shows it (and the start-up LIST); reconciles never change it."""
 
     by_hash: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
@@ -86,7 +87,14 @@ class ConsentIndex:
         for h in [h for h, v in self.by_hash.items() if v[:2] == (namespace, name)]:
             del self.by_hash[h]
 
-    def index_credential(self, body: dict[str, Any]) -> None:
+    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """One watch event of a credential (the index's only input besides the start-up LIST)."""
+        meta = body.get("metadata") or {}
+        self.forget_credential(str(meta.get("namespace")), str(meta.get("name")))
+        if event_type != "DELETED":
+            self.index_credential(body)
+
+    def index_credential(self, body: Mapping[str, Any]) -> None:
         meta = body["metadata"]
         for record in (body.get("status") or {}).get("consent") or []:
             if record.get("stateHash") and not record.get("grantedAt"):

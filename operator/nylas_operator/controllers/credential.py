@@ -142,7 +142,6 @@ def _consent(
     grants: list[dict[str, Any]],
 ) -> None:
     meta = body["metadata"]
-    namespace, name = meta["namespace"], meta["name"]
     ac = spec.admin_consent
     redirect = (ac.redirect_uri if ac else None) or ctx.settings.consent.callback_url
 
@@ -166,10 +165,6 @@ def _consent(
         report.annotations[annotation] = None
     for event in plan.events:
         report.event(*event)
-    ctx.consents.forget_credential(namespace, name)
-    for record in plan.records:
-        if record.get("stateHash"):
-            ctx.consents.register(record["stateHash"], namespace, name, record["scopeSet"])
     for record in plan.newly_granted:
         if record.get("requestedAt"):
             waited = c.parse_rfc3339(record["grantedAt"]) - c.parse_rfc3339(record["requestedAt"])
@@ -184,7 +179,6 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     await deletion.wait_while_in_use(
         ctx, CREDENTIALS, NylasCredentialStatus, body, users, "ServiceAccountGrant"
     )
-    ctx.consents.forget_credential(namespace, name)
     ctx.scheduler.forget((CREDENTIALS, namespace, name))
     spec = NylasCredentialSpec.model_validate(body.get("spec") or {})
     status = dict(body.get("status") or {})
