@@ -24,7 +24,7 @@ from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.errors import classify, report_failure, report_unresolved
 from nylas_operator.controllers.references import Unresolved
 from nylas_operator.controllers.status import Report
-from nylas_operator.kube import KubeError
+from nylas_operator.kube import KINDS, KubeError
 
 PAUSED_ANNOTATION = "nylas-operator.io/paused"
 
@@ -78,7 +78,7 @@ async def run_queued(
             if body is None or body["metadata"].get("deletionTimestamp"):
                 return  # gone, or kopf's delete handler owns it now
             report = Report(body, ctx.now(), status_model)
-            await _decide_and_act(ctx, key, body, report, reconcile, logger)
+            await _decide_and_act(ctx, key, body, report, reconcile, _about(logger, plural, body))
             await writer.write_now(ctx, plural, body, report)
         except KubeError as exc:
             failure = classify(exc, attempt=ctx.scheduler.failed(key), settings=ctx.settings.retry)
@@ -86,6 +86,15 @@ async def run_queued(
             ctx.scheduler.after(key, failure.retry_after or 1.0, "kube-retry")
             return
     _look_again(ctx, key, report)
+
+
+def _about(
+    logger: logging.Logger | logging.LoggerAdapter[Any], plural: str, body: Mapping[str, Any]
+) -> logging.LoggerAdapter[Any]:
+    """The object reference kopf's per-object loggers carry, for the log lines of a queued run."""
+    meta = body["metadata"]
+    ref = {"kind": KINDS.get(plural, plural), "namespace": meta["namespace"], "name": meta["name"]}
+    return logging.LoggerAdapter(logger, {"k8s_ref": {**ref, "uid": meta.get("uid")}})
 
 
 def _look_again(ctx: Context, key: tuple[str, str, str], report: Report) -> None:

@@ -43,6 +43,8 @@ from nylas_operator.settings import OperatorSettings, ProcessingSettings
 
 log = logging.getLogger("nylas_operator.lifecycle")
 
+QUEUED_WORKERS = 64
+
 
 Login = Callable[..., Any]
 Tune = Callable[[kopf.OperatorSettings, ProcessingSettings], None]
@@ -73,7 +75,8 @@ async def start(
     memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSettings, kopf_prefix: str
 ) -> Context:
     kube = Kube(connection_info(settings))
-    scheduler = Scheduler()
+    # Queued runs wait mostly on the apiserver and the Nylas budget: a few dozen at once suffice.
+    scheduler = Scheduler(workers=min(QUEUED_WORKERS, op.processing.max_concurrent_reconciles))
     metrics = Metrics()
     kube.on_event_dropped = metrics.events_dropped_total.inc
     memo.phases = PhaseBook()
