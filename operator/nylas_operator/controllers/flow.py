@@ -98,8 +98,11 @@ def _about(
 
 
 def _look_again(ctx: Context, key: tuple[str, str, str], report: Report) -> None:
+    """Arm the next look, counted from the moment the decision was made (``report.now``): the
+    status write and the events in between must not delay a settle end or a state expiry."""
     if report.wake_after is not None:
-        ctx.scheduler.after(key, report.wake_after, report.wake_reason)
+        elapsed = (ctx.now() - report.now).total_seconds()
+        ctx.scheduler.after(key, max(report.wake_after - elapsed, 0.0), report.wake_reason)
 
 
 async def _decide_and_act(
