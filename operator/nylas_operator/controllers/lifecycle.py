@@ -3,9 +3,11 @@
 Owns: kopf's login/startup/cleanup handlers on our registry. Startup tunes kopf (``runner``),
 serves ``/healthz``/``/readyz`` first (readiness fails until startup ends), picks where kopf keeps
 its diffbase by the installed CRDs (``diffbase.py``), creates the Kubernetes
-helper, the objects-by-phase book (``memo.phases``), the Nylas client pool (its observer feeds
-metrics; each new application starts a drift loop), the scheduler (its workers run queued
-reconciles), the consent index and recorder;
+helper (credentials from ``memo.credentials``, ``login.py``), the objects-by-phase book
+(``memo.phases``), the Nylas client pool (its observer feeds metrics; each new application starts
+a drift loop; its requests name this replica, and with leader election every write passes the
+Lease's fence, ``memo.leader``), the scheduler (its workers run queued reconciles), the consent
+index and recorder;
 then LISTs the served namespaces once to fill the claims table and the consent index before any
 object handler runs (so a restart decides conflicts like before); then starts the callback and
 metrics servers, ensures the canary ConfigMap, starts the canary loop and marks the operator
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +38,9 @@ from nylas_operator.controllers.drift import DriftRegistry
 from nylas_operator.controllers.references import app_key
 from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.diffbase import storage_for
-from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, KINDS, Kube, KubeError, connection_info
+from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, KINDS, Kube, KubeError
+from nylas_operator.leader import LeaseElector
+from nylas_operator.login import CredentialSource
 from nylas_operator.observability.health import HealthState, make_health_app, make_metrics_app
 from nylas_operator.observability.metrics import Metrics
 from nylas_operator.observability.serving import start_site
@@ -74,7 +79,8 @@ def register_lifecycle(
 async def start(
     memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSettings, kopf_prefix: str
 ) -> Context:
-    kube = Kube(connection_info(settings))
+    credentials: CredentialSource = memo.credentials
+    kube = Kube(await credentials.current(), credentials=credentials)
     # Queued runs wait mostly on the apiserver and the Nylas budget: a few dozen at once suffice.
     scheduler = Scheduler(workers=min(QUEUED_WORKERS, op.processing.max_concurrent_reconciles))
     metrics = Metrics()
@@ -83,6 +89,8 @@ async def start(
     metrics.set_objects_source(memo.phases.counts)
     # Health first: /readyz answers "not started" during the warm-up below.
     memo.health = _health(kube, op)
+    leader: LeaseElector | None = getattr(memo, "leader", None)
+    memo.health.role = "leader" if leader is not None else None
     memo.sites = await _serve_health(memo.health, op)
     settings.persistence.diffbase_storage = await _diffbase_storage(kube, kopf_prefix)
     drift_ref: list[DriftRegistry] = []
@@ -90,7 +98,14 @@ async def start(
     def new_app(app: AppKey) -> None:
         drift_ref[0].start(app)
 
-    clients = ClientPool(op.nylas.client(), observer=metrics.observe_nylas_request, on_new_app=new_app)
+    nylas_settings = dataclasses.replace(
+        op.nylas.client(),
+        # Which replica sent a request, in Nylas's logs (and the emulator's journal).
+        user_agent=f"nylas-operator ({memo.identity})",
+        # The leader's fence: nothing is written to Nylas once the Lease may have passed on.
+        write_gate=leader.may_write if leader is not None else None,
+    )
+    clients = ClientPool(nylas_settings, observer=metrics.observe_nylas_request, on_new_app=new_app)
     drift = DriftRegistry(op.drift, scheduler, clients.cached)
     drift_ref.append(drift)
     ctx = Context(

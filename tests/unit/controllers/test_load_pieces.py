@@ -100,16 +100,16 @@ async def test_directory_lists_once_for_concurrent_callers_and_learns_creations(
 
 
 def test_a_parent_transition_wakes_only_dependents_that_read_an_older_version() -> None:
-    waker = Scheduler()
+    scheduler = Scheduler()
     old, new, failed, never = (("g", "ns", n) for n in ("old", "new", "failed", "never"))
-    waker.read_parent(old, "41")
-    waker.read_parent(new, "42")
-    waker.read_parent(failed, "0")  # its reconcile started but found no parent
-    assert waker.stale([old, new, failed, never], "42") == [old, failed]
-    waker.read_parent(new, "opaque")
-    assert waker.stale([new], "42") == [new]  # not comparable: woken
-    waker.forget(old)
-    assert waker.stale([old], "42") == []
+    scheduler.read_parent(old, "41")
+    scheduler.read_parent(new, "42")
+    scheduler.read_parent(failed, "0")  # its reconcile started but found no parent
+    assert scheduler.stale([old, new, failed, never], "42") == [old, failed]
+    scheduler.read_parent(new, "opaque")
+    assert scheduler.stale([new], "42") == [new]  # not comparable: woken
+    scheduler.forget(old)
+    assert scheduler.stale([old], "42") == []
 
 
 def test_one_event_when_a_run_both_creates_and_makes_ready() -> None:
