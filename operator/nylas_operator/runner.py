@@ -475,7 +475,7 @@ def tune_kopf(settings: kopf.OperatorSettings, processing: ProcessingSettings) -
     settings.persistence.finalizer = FINALIZER
     # Progress (retry state) under our own prefix, not kopf.zalando.org; the prefix starts with
     # "kopf." so these keys are excluded from the essence, while our own nylas-operator.io/*
-    # annotations (pause, consent, wake-ups) stay in it and cause updates.
+    # annotations (pause, consent) stay in it and cause updates.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     # The diffbase storage is chosen at start by the installed CRDs (lifecycle.py, diffbase.py).
     # Events only when we post them (transitions); kopf would post handler retries and failures.
