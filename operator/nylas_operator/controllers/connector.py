@@ -15,7 +15,7 @@ from typing import Any
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.connector import NylasConnectorSpec, NylasConnectorStatus
-from nylas_operator.controllers import deletion
+from nylas_operator.controllers import deletion, identity
 from nylas_operator.controllers.claims import Claimant
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.references import SecretValues, Unresolved, app_key
@@ -91,40 +91,66 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     )
     report.condition(c.CREDENTIALS_RESOLVED, True, c.Reason.RESOLVED)
     client = ctx.clients.get(app, api_key)
-    settings = desired_settings(spec, secret)
+    # Before any other call: a key of another application would create the connector there.
+    if not ctx.clients.verified(app, api_key):
+        mismatch = identity.application_mismatch(spec.application.client_id, await client.applications.get())
+        if mismatch is not None:
+            raise Unresolved(c.Reason.APPLICATION_MISMATCH, mismatch, terminal=True)
+        ctx.clients.mark_verified(app, api_key)
+    current = await _ensure_in_nylas(
+        client, spec, desired_settings(spec, secret), f"k8s:{namespace}/{name}", report, values.versions
+    )
+    old = report.old
+    users = deletion.users_of_connector(ctx, namespace, name)
+    report.set(
+        active_credential_id=current.active_credential_id, secret_versions=values.versions, users=len(users)
+    )
+    report.ready()
+    rotated = old.get("secretVersions") not in (None, values.versions)
+    if not c.is_true(old.get("conditions"), c.READY) or rotated:
+        # Credentials on the connector's Azure app carry its secret too (the contract's PATCH wants
+        # client_id and client_secret): a rotation is pushed to them as well.
+        report.dependents.extend((CREDENTIALS, namespace, n) for n in users)
+
+
+async def _ensure_in_nylas(
+    client: nylas.NylasClient,
+    spec: NylasConnectorSpec,
+    settings: nylas.models.ConnectorSettings,
+    name_in_nylas: str,
+    report: Report,
+    versions: dict[str, str],
+) -> nylas.Connector:
+    """Act: GET the provider's connector, then POST it, or PATCH it with the full settings."""
     try:
         current: nylas.Connector | None = await client.connectors.get(spec.provider)
     except nylas.NylasNotFoundError:
         current = None
     old = report.old
     if current is None:
-        current = await client.connectors.create(
+        created = await client.connectors.create(
             nylas.ConnectorCreate(
                 provider=nylas.Provider(spec.provider),
                 settings=settings,
                 scope=spec.scopes,
-                name=f"k8s:{namespace}/{name}",
+                name=name_in_nylas,
             )
         )
         report.event("Normal", "Created", f"created the {spec.provider} connector in Nylas")
-    elif needs_update(
+        return created
+    if not needs_update(
         current,
         spec,
-        changed_secrets=old.get("secretVersions") != values.versions,
+        changed_secrets=old.get("secretVersions") != versions,
         new_gen=old.get("observedGeneration") != report.generation,
     ):
-        current = await client.connectors.update(
-            spec.provider, nylas.ConnectorUpdate(settings=settings, scope=spec.scopes)
-        )
-        if not c.is_true(old.get("conditions"), c.READY) and old.get("phase") is None:
-            report.event("Normal", "Adopted", f"adopted the existing {spec.provider} connector in Nylas")
-    users = deletion.users_of_connector(ctx, namespace, name)
-    report.set(
-        active_credential_id=current.active_credential_id, secret_versions=values.versions, users=len(users)
+        return current
+    updated = await client.connectors.update(
+        spec.provider, nylas.ConnectorUpdate(settings=settings, scope=spec.scopes)
     )
-    report.ready()
-    if not c.is_true(old.get("conditions"), c.READY):
-        report.dependents.extend((CREDENTIALS, namespace, n) for n in users)
+    if not c.is_true(old.get("conditions"), c.READY) and old.get("phase") is None:
+        report.event("Normal", "Adopted", f"adopted the existing {spec.provider} connector in Nylas")
+    return updated
 
 
 async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
