@@ -13,8 +13,10 @@ on loopback through KUBERNETES_SERVICE_HOST/PORT.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +29,8 @@ import pytest
 import yaml
 
 from e2e import kube as k
-from nylas_operator.devcluster import processes
+from nylas_operator.devcluster import images, node, processes
+from nylas_operator.devcluster.build import find_kubectl
 from nylas_operator.devcluster.controlplane import ControlPlane
 from nylas_operator.emulator.config import Behaviour, EmulatorConfig
 from nylas_operator.emulator.harness import RunningEmulator, run_emulator
@@ -109,6 +112,79 @@ def example_secret_values() -> set[str]:
 
 def is_ready(pod: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions") or [])
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nylas_operator.cli", "cluster", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def host_state() -> dict[str, Any]:
+    """What a node changes on the machine: sysctls, kubelet's host dirs, the kubepods cgroups."""
+    return {
+        "sysctls": {name: (Path("/proc/sys") / name).read_text() for name in node.SYSCTLS},
+        "dirs": {d: Path(d).exists() for d in node.HOST_DIRS},
+        "cgroups": sorted(str(p) for p in node.CGROUP_ROOT.glob(f"*/{node.KUBEPODS}")),
+    }
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if text.encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+    return found
+
+
+def test_cluster_up_with_node_runs_a_pod_and_down_leaves_the_host_as_it_was(tmp_path: Path) -> None:
+    """First in this module, before the shared node starts: only one kubelet may run per machine."""
+    before = host_state()
+    directory = tmp_path / "cluster"
+    up = cli("up", "--with-node", "--dir", str(directory))
+    try:
+        assert up.returncode == 0, up.stderr
+        kubectl = [str(find_kubectl()), f"--kubeconfig={directory / 'kubeconfig'}"]
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "sandbox-only", "namespace": "default"},
+            "spec": {
+                "hostNetwork": True,
+                "containers": [{"name": "pause", "image": images.PAUSE_IMAGE, "imagePullPolicy": "Never"}],
+            },
+        }
+        subprocess.run(
+            [*kubectl, "apply", "-f", "-"], input=json.dumps(pod), text=True, check=True, timeout=60
+        )
+        subprocess.run(
+            [*kubectl, "wait", "--for=condition=Ready", "pod/sandbox-only", "--timeout=90s"],
+            check=True,
+            timeout=100,
+            capture_output=True,
+        )
+        assert node.other_kubelet() is not None
+        # kubelet serves no one anonymously (the apiserver comes with its client certificate).
+        port = yaml.safe_load(node.NodeLayout.of(directory).kubelet_config.read_text())["port"]
+        # Its serving certificate is self-signed: not what is checked here.
+        response = httpx.get(f"https://127.0.0.1:{port}/pods", verify=False, timeout=5)  # noqa: S501
+        assert response.status_code == 401
+        assert node.mounts_under(directory)  # kubelet's and the Pod's mounts
+    finally:
+        down = cli("down", "--dir", str(directory))
+    assert down.returncode == 0, down.stderr
+    assert node.other_kubelet() is None
+    assert processes_mentioning(str(directory)) == []  # no containerd, shim, kubelet, pause
+    assert node.mounts_under(directory) == []
+    assert not (directory / "node").exists()
+    assert host_state() == before
 
 
 @pytest.fixture(scope="module")
