@@ -202,7 +202,8 @@ def build_project_image(context: Path, tag: str) -> str:
     _run(
         [
             *buildah_args(), "bud", "--quiet", "--isolation=chroot", "--network=host", "--pull=never",
-            "--layers=false", f"--build-arg=PYTHON_IMAGE={base}", f"--tag={ref}",
+            # --layers: an unchanged context reuses every step (warm runs); a changed one rebuilds.
+            "--layers", f"--build-arg=PYTHON_IMAGE={base}", f"--tag={ref}",
             f"--file={context / 'Dockerfile'}", str(context),
         ],
         timeout=1200,
