@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -31,7 +32,7 @@ import yaml
 from e2e import kube as k
 from nylas_operator.devcluster import images, node, processes
 from nylas_operator.devcluster.build import find_kubectl
-from nylas_operator.devcluster.controlplane import ControlPlane
+from nylas_operator.devcluster.controlplane import ControlPlane, KubectlError
 from nylas_operator.emulator.config import Behaviour, EmulatorConfig
 from nylas_operator.emulator.harness import RunningEmulator, run_emulator
 
@@ -368,10 +369,18 @@ def test_kubectl_apply_k_deploy_installs_a_working_operator(scenario: Scenario, 
             "value": {"name": "KUBERNETES_SERVICE_PORT", "value": port},
         },
     ]
+    privileged = [
+        {
+            "op": "replace",
+            "path": "/metadata/labels/pod-security.kubernetes.io~1enforce",
+            "value": "privileged",
+        }
+    ]
     overlay = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": [str(ROOT / "deploy")],
+        # kustomize refuses absolute paths; a relative one to another kustomization is fine.
+        "resources": [os.path.relpath(ROOT / "deploy", tmp_path)],
         "images": [
             {
                 "name": "ghcr.io/nylas-operator/nylas-operator",
@@ -380,21 +389,29 @@ def test_kubectl_apply_k_deploy_installs_a_working_operator(scenario: Scenario, 
             }
         ],
         "patches": [
-            {"target": {"kind": "Deployment", "name": "nylas-operator"}, "patch": yaml.safe_dump(patch)}
+            {"target": {"kind": "Deployment", "name": "nylas-operator"}, "patch": yaml.safe_dump(patch)},
+            # deploy/ enforces Pod Security "restricted", which forbids the host network this node needs.
+            {"target": {"kind": "Namespace", "name": "nylas-operator"}, "patch": yaml.safe_dump(privileged)},
         ],
     }
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
     kc("apply", "--server-side", "--force-conflicts", "-k", str(tmp_path), timeout=120)
     try:
-        kc(
-            "rollout",
-            "status",
-            "-n",
-            "nylas-operator",
-            "deployment/nylas-operator",
-            "--timeout=180s",
-            timeout=200,
-        )
+        try:
+            kc(
+                "rollout",
+                "status",
+                "-n",
+                "nylas-operator",
+                "deployment/nylas-operator",
+                "--timeout=180s",
+                timeout=200,
+            )
+        except KubectlError as exc:
+            events = kc(
+                "get", "events", "-n", "nylas-operator", "-o", "custom-columns=REASON:.reason,MSG:.message"
+            )
+            raise AssertionError(f"{exc}\n{events}") from None
         # It serves what the release left: a new grant of the Microsoft credential becomes Ready.
         lee = k.grant("lee", "contoso", "lee@contoso.example")
         k.apply(kc, "ex-ms", [lee])
