@@ -32,6 +32,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         },
         "argocd": {"healthChecks": {"enabled": True}},
     },
+    "replicated": {"replicas": 2, "leaderElection": {"leaseDuration": "30s", "renewDeadline": "20s"}},
     "minimal": {
         "crds": {"install": False},
         "metrics": {"enabled": False, "serviceMonitor": {"enabled": True}},
@@ -109,9 +110,6 @@ def test_default_pod_is_on_the_pod_network_with_only_its_tmp_volume(tmp_path: Pa
     assert "hostNetwork" not in pod and "dnsPolicy" not in pod
     assert [v["name"] for v in pod["volumes"]] == ["tmp"]
     assert [m["name"] for m in container(objects)["volumeMounts"]] == ["tmp"]
-    # kopf's identity comes from the Pod's name (uid 65532 has no user name to fall back on).
-    env = {e["name"]: e for e in container(objects)["env"]}
-    assert env["POD_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
 
 
 def test_host_network_defaults_dns_policy_to_cluster_first_with_host_net(tmp_path: Path) -> None:
@@ -135,6 +133,47 @@ def test_extra_volumes_and_mounts_come_after_tmp(tmp_path: Path) -> None:
     pod = one(objects, "Deployment")["spec"]["template"]["spec"]
     assert pod["volumes"][1:] == [volume]
     assert container(objects)["volumeMounts"][1:] == [mount]
+
+
+def test_two_replicas_elect_a_leader_through_a_lease_of_their_own(tmp_path: Path) -> None:
+    objects = render(VALUE_SETS["replicated"], tmp_path, namespace="ops")
+    deploy = one(objects, "Deployment")
+    assert deploy["spec"]["replicas"] == 2
+    assert deploy["spec"]["strategy"] == {"type": "Recreate"}  # old Pods gone before new ones act
+    args = container(objects)["args"]
+    for arg in (
+        "--leader-elect",
+        "--leader-election-namespace=ops",
+        "--leader-election-name=nylas-operator",
+        "--leader-election-lease-duration=30s",
+        "--leader-election-renew-deadline=20s",
+        "--leader-election-retry-period=2s",
+    ):
+        assert arg in args
+    env = {e["name"]: e for e in container(objects)["env"]}
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"  # the identity
+    role = one(objects, "Role", "nylas-operator-leader-election")
+    assert role["metadata"]["namespace"] == "ops"
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["nylas-operator"],
+            "verbs": ["get", "update"],
+        },
+    ]
+    binding = one(objects, "RoleBinding", "nylas-operator-leader-election")
+    assert binding["roleRef"]["name"] == "nylas-operator-leader-election"
+
+
+def test_one_replica_has_no_leader_election_unless_asked(tmp_path: Path) -> None:
+    plain = render({}, tmp_path)
+    assert not [a for a in container(plain)["args"] if a.startswith("--leader")]
+    assert not [r for r in by_kind(plain, "Role") if r["metadata"]["name"].endswith("leader-election")]
+    asked = render({"leaderElection": {"enabled": True}}, tmp_path)
+    assert one(asked, "Deployment")["spec"]["replicas"] == 1
+    assert "--leader-elect" in container(asked)["args"]
 
 
 def test_default_rbac_is_one_cluster_role_plus_the_own_namespace(tmp_path: Path) -> None:
@@ -255,6 +294,9 @@ def test_crds_are_kept_on_uninstall_unless_told_otherwise(tmp_path: Path) -> Non
         ({"dnsPolicy": "Cluster"}, "dnsPolicy"),
         ({"extraVolumes": [{"emptyDir": {}}]}, "name"),
         ({"extraVolumeMounts": [{"name": "ca", "mountPath": "etc/ca"}]}, "mountPath"),
+        ({"replicas": 0}, "replicas"),
+        ({"leaderElection": {"leaseDuration": "soon"}}, "leaseDuration"),
+        ({"leaderElection": {"enable": True}}, "additional properties 'enable' not allowed"),
         (
             {"ingress": {"enabled": True, "host": "x.example.com", "tls": {"enabled": True}}},
             "secretName is required",
