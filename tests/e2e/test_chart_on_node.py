@@ -36,7 +36,8 @@ from nylas_operator.devcluster.controlplane import ControlPlane, KubectlError
 from nylas_operator.emulator.config import Behaviour, EmulatorConfig
 from nylas_operator.emulator.harness import RunningEmulator, run_emulator
 
-pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.slow]
+# The first test's setup builds the image (minutes on a loaded 2-core machine).
+pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "nylas-operator"

@@ -202,8 +202,9 @@ def build_project_image(context: Path, tag: str) -> str:
     _run(
         [
             *buildah_args(), "bud", "--quiet", "--isolation=chroot", "--network=host", "--pull=never",
-            # --layers: an unchanged context reuses every step (warm runs); a changed one rebuilds.
-            "--layers", f"--build-arg=PYTHON_IMAGE={base}", f"--tag={ref}",
+            # No layer cache: buildah 1.28 keys a `RUN --mount=from=build` step by its text alone, so
+            # a cached runtime stage would keep the wheels of an older source tree.
+            "--layers=false", f"--build-arg=PYTHON_IMAGE={base}", f"--tag={ref}",
             f"--file={context / 'Dockerfile'}", str(context),
         ],
         timeout=1200,
