@@ -195,21 +195,54 @@ def ensure_standin_base() -> str:
     return ref
 
 
+def context_digest(context: Path, base: str) -> str:
+    """A digest of what the build reads: the Dockerfile, the base, and the files .dockerignore lets in
+    (pyproject.toml, README.md, operator/ without caches). Same digest, same image."""
+    digest = hashlib.sha256(base.encode() + b"\0")
+    files = [context / "Dockerfile", context / "pyproject.toml", context / "README.md"]
+    files += sorted(
+        p
+        for p in (context / "operator").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc" and ".egg-info" not in str(p)
+    )
+    for path in files:
+        digest.update(str(path.relative_to(context)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def build_project_image(context: Path, tag: str) -> str:
-    """``buildah bud`` of the project's Dockerfile on the stand-in base; returns the image reference."""
+    """``buildah bud`` of the project's Dockerfile on the stand-in base; returns the image reference.
+
+    An image already built from the same inputs (``context_digest``) is reused and only tagged.
+    """
     base = ensure_standin_base()
     ref = f"{PROJECT_IMAGE}:{tag}"
-    _run(
-        [
-            *buildah_args(), "bud", "--quiet", "--isolation=chroot", "--network=host", "--pull=never",
-            # No layer cache: buildah 1.28 keys a `RUN --mount=from=build` step by its text alone, so
-            # a cached runtime stage would keep the wheels of an older source tree.
-            "--layers=false", f"--build-arg=PYTHON_IMAGE={base}", f"--tag={ref}",
-            f"--file={context / 'Dockerfile'}", str(context),
-        ],
-        timeout=1200,
-    )  # fmt: skip
+    built = f"{PROJECT_IMAGE}:src-{context_digest(context, base)}"
+    if not _buildah_has_image(built):
+        _run(
+            [
+                *buildah_args(), "bud", "--quiet", "--isolation=chroot", "--network=host", "--pull=never",
+                # No layer cache: buildah 1.28 keys a `RUN --mount=from=build` step by its text alone,
+                # so a cached runtime stage would keep the wheels of an older source tree.
+                "--layers=false", f"--build-arg=PYTHON_IMAGE={base}", f"--tag={built}",
+                f"--file={context / 'Dockerfile'}", str(context),
+            ],
+            timeout=1200,
+        )  # fmt: skip
+    _run([*buildah_args(), "tag", built, ref], timeout=60)
+    _prune_other_builds(built)
     return ref
+
+
+def _prune_other_builds(keep: str) -> None:
+    """Drop images of older source trees (the cache directory would otherwise grow by ~100 MB a build)."""
+    buildah = buildah_args()
+    listing = _run([*buildah, "images", "--format={{.Name}}:{{.Tag}}"], timeout=60).split()
+    old = [ref for ref in listing if ref.startswith(f"{PROJECT_IMAGE}:src-") and ref != keep]
+    for ref in old:
+        _run([*buildah, "rmi", "--force", ref], timeout=120)
+    if old:
+        _run([*buildah, "rmi", "--prune"], timeout=300)
 
 
 def load_project_image(address: Path, ref: str) -> None:
