@@ -182,7 +182,8 @@ def kstatus_condition(
     conditions: Sequence[Mapping[str, Any]] | None, phase: str | None
 ) -> tuple[str, str, str] | None:
     """Pure: which of Reconciling / Stalled is True now, as ``(type, reason, message)``; None for
-    neither (Ready, or Paused: the operator deliberately does nothing, kstatus reads Ready).
+    neither (Ready; Paused: the operator deliberately does nothing; no Ready condition yet), where
+    kstatus reads Ready.
 
     Waiting for admin consent is Stalled: it ends only when a tenant administrator acts, so a Flux
     health check should fail fast and say so rather than run into its timeout.
@@ -193,8 +194,8 @@ def kstatus_condition(
     message = str((ready or {}).get("message") or "")
     if phase in _QUIET_PHASES and (ready_true or phase == PAUSED):
         return None
-    if phase is None and ready_true:
-        return None
+    if ready is None or (phase is None and ready_true):
+        return None  # derived from Ready: without one nothing is decided yet
     if phase in _STALLED_PHASES or reason in TERMINAL_REASONS or reason == Reason.AWAITING_CONSENT:
         return STALLED, reason, message
     return RECONCILING, reason, message

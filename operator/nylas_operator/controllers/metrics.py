@@ -1,4 +1,4 @@
-"""Metric hooks of the controllers: reconciles (count, duration) and errors by kind and reason, consent waits.
+"""Metric hooks of the controllers: reconciles and errors by kind and reason, consent waits.
 
 Owns: the few calls the controllers make; ``ctx.metrics`` is an ``observability.metrics.Metrics``
 or None (unit tests, metrics disabled). Does not own: metric definitions (``observability/``).
@@ -7,12 +7,9 @@ or None (unit tests, metrics disabled). Does not own: metric definitions (``obse
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
+from nylas_operator.controllers.context import Context
 from nylas_operator.kube import KINDS
-
-if TYPE_CHECKING:
-    from nylas_operator.controllers.context import Context
 
 
 def _kind(plural: str) -> str:
