@@ -21,6 +21,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+import nylas_operator
 from e2e import kube as k
 from e2e.test_microsoft import MAILBOXES, OPERATOR_DELAY, consent_url_everywhere, microsoft_objects
 from fixtures.controlplane import install_crds
@@ -200,9 +201,26 @@ def test_metrics_logs_and_events_over_a_microsoft_flow(
         total(samples, "nylas_operator_settle_wait_seconds_sum", kind="ServiceAccountGrant")
         >= 3 * OPERATOR_DELAY
     )
+    # Reconcile durations by kind: one observation per counted reconcile that wrote its status.
+    for kind in ("NylasConnector", "NylasCredential", "ServiceAccountGrant"):
+        durations = total(samples, "nylas_operator_reconcile_duration_seconds_count", kind=kind)
+        assert 0 < durations <= total(samples, "nylas_operator_reconcile_total", kind=kind), kind
+        assert (
+            total(samples, "nylas_operator_reconcile_duration_seconds_bucket", kind=kind, le="+Inf")
+            == durations
+        )
+    # What runs, and the process behind it (prometheus_client's collectors on our registry).
+    [build] = [lab for n, lab, v in samples if n == "nylas_operator_build_info" and v == 1]
+    assert build["version"] == nylas_operator.__version__
+    assert set(build) == {"version", "commit", "python"}
+    assert total(samples, "process_resident_memory_bytes") > 0
+    assert total(samples, "process_start_time_seconds") > 0
+    assert total(samples, "python_gc_collections_total") > 0
     # Watch activity per resource, the canary's included.
     for resource in ("serviceaccountgrants", "nylascredentials", "nylasconnectors", "configmaps"):
-        assert total(samples, "nylas_operator_watch_last_event_timestamp", resource=resource) >= started
+        assert (
+            total(samples, "nylas_operator_watch_last_event_timestamp_seconds", resource=resource) >= started
+        )
 
     # Events on transitions only: one per change of the Ready condition, where the transition to
     # Available is reported by the Created event of the same run (one event, not two).
@@ -317,7 +335,7 @@ def test_apiserver_outage_fails_readiness_then_everything_recovers(control_plane
             back = time.time()
             wait_status(op.ready_url, 200, timeout=60, what="/readyz recovered after the apiserver restart")
             # The watch works again: fresh canary tokens come back through it.
-            stamp = "nylas_operator_watch_last_event_timestamp"
+            stamp = "nylas_operator_watch_last_event_timestamp_seconds"
             k.eventually(
                 lambda: metric(op.metrics_url, stamp, resource="configmaps") > back,
                 timeout=30,

@@ -144,3 +144,80 @@ def find_condition(conditions: Sequence[Mapping[str, Any]] | None, type_: str) -
 def is_true(conditions: Sequence[Mapping[str, Any]] | None, type_: str) -> bool:
     cond = find_condition(conditions, type_)
     return bool(cond and cond.get("status") == "True")
+
+
+# --- kstatus ---------------------------------------------------------------------------------------
+# kstatus (sigs.k8s.io/cli-utils/pkg/kstatus), read by Flux, kpt and kubectl-wait-like tools, judges
+# a custom resource by two "abnormal-true" conditions: Reconciling=True means InProgress,
+# Stalled=True means Failed (a person must act), neither means it falls back to Ready. Both are
+# derived from what the object already says, never decided separately, so they cannot disagree
+# with Ready, the phase or the Argo CD health Lua (files/argocd/health.lua, same judgement).
+
+RECONCILING: Final = "Reconciling"
+STALLED: Final = "Stalled"
+
+TERMINAL_REASONS: Final = frozenset(
+    {
+        Reason.CONFLICT,
+        Reason.WRONG_PROVIDER,
+        Reason.SCOPES_REQUIRED,
+        Reason.CUSTOM_SCOPES_NEED_TENANT,
+        Reason.INVALID_SERVICE_ACCOUNT_KEY,
+        Reason.CONSENT_DENIED,
+        Reason.GRANT_INVALID,
+        Reason.GRANT_MISSING,
+        Reason.UNAUTHORIZED,
+        Reason.FORBIDDEN,
+        Reason.NYLAS_REJECTED,
+    }
+)
+"""Reasons of Ready=False that need a spec, Secret or Nylas-side change, not more waiting (the
+health Lua's ``terminal`` table lists the same reasons; a test keeps them equal)."""
+
+_STALLED_PHASES: Final = frozenset({FAILED, DEGRADED, AWAITING_CONSENT})
+_QUIET_PHASES: Final = frozenset({PHASE_READY, PAUSED})
+
+
+def kstatus_condition(
+    conditions: Sequence[Mapping[str, Any]] | None, phase: str | None
+) -> tuple[str, str, str] | None:
+    """Pure: which of Reconciling / Stalled is True now, as ``(type, reason, message)``; None for
+    neither (Ready; Paused: the operator deliberately does nothing; no Ready condition yet), where
+    kstatus reads Ready.
+
+    Waiting for admin consent is Stalled: it ends only when a tenant administrator acts, so a Flux
+    health check should fail fast and say so rather than run into its timeout.
+    """
+    ready = find_condition(conditions, READY)
+    ready_true = ready is not None and ready.get("status") == "True"
+    reason = str((ready or {}).get("reason") or phase or "Reconciling")
+    message = str((ready or {}).get("message") or "")
+    if phase in _QUIET_PHASES and (ready_true or phase == PAUSED):
+        return None
+    if ready is None or (phase is None and ready_true):
+        return None  # derived from Ready: without one nothing is decided yet
+    if phase in _STALLED_PHASES or reason in TERMINAL_REASONS or reason == Reason.AWAITING_CONSENT:
+        return STALLED, reason, message
+    return RECONCILING, reason, message
+
+
+def with_kstatus(
+    conditions: Sequence[Mapping[str, Any]],
+    *,
+    phase: str | None,
+    generation: int | None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """``conditions`` with Reconciling / Stalled set to match ``kstatus_condition``: the True one
+    merged in (``lastTransitionTime`` kept while it stays True), the other removed, as kstatus
+    conditions are present only while they hold."""
+    verdict = kstatus_condition(conditions, phase)
+    keep = [dict(cond) for cond in conditions if cond.get("type") not in (RECONCILING, STALLED)]
+    if verdict is None:
+        return keep
+    type_, reason, message = verdict
+    previous = [dict(cond) for cond in conditions if cond.get("type") == type_]
+    merged = set_condition(
+        previous, make_condition(type_, True, reason, message, generation=generation), now=now
+    )
+    return keep + merged

@@ -11,6 +11,7 @@ Does not own: what a kind does (``connector.py``, ``credential.py``, ``grant.py`
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -46,6 +47,7 @@ async def run(
     logger: logging.Logger | logging.LoggerAdapter[Any],
 ) -> None:
     """A run started by kopf (create, update, resume): the status rides in kopf's patch."""
+    started = time.monotonic()
     key = writer.key_of(plural, body)
     async with ctx.scheduler.turn(key):
         ctx.scheduler.cancel(key)
@@ -53,6 +55,7 @@ async def run(
         try:
             await _decide_and_act(ctx, key, body, report, reconcile, logger)
             await writer.commit(ctx, plural, body, patch, report)
+            metrics.took(ctx, plural, started)
         except KubeError as exc:
             # The apiserver is busy or away: run the whole reconcile again soon (nothing of this
             # run is written; a status flip to not-Ready for a load spike would only cost writes).
@@ -70,6 +73,7 @@ async def run_queued(
     logger: logging.Logger | logging.LoggerAdapter[Any],
 ) -> None:
     """A run started by the scheduler: a fresh read, the same reconcile, one status PATCH."""
+    started = time.monotonic()
     plural, namespace, name = key
     async with ctx.scheduler.turn(key):
         ctx.scheduler.cancel(key)
@@ -80,6 +84,7 @@ async def run_queued(
             report = Report(body, ctx.now(), status_model)
             await _decide_and_act(ctx, key, body, report, reconcile, _about(logger, plural, body))
             await writer.write_now(ctx, plural, body, report)
+            metrics.took(ctx, plural, started)
         except KubeError as exc:
             failure = classify(exc, attempt=ctx.scheduler.failed(key), settings=ctx.settings.retry)
             logger.info("Kubernetes request failed, retrying in %.1fs: %s", failure.retry_after or 0, exc)

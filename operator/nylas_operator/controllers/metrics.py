@@ -6,6 +6,8 @@ or None (unit tests, metrics disabled). Does not own: metric definitions (``obse
 
 from __future__ import annotations
 
+import time
+
 from nylas_operator.controllers.context import Context
 from nylas_operator.kube import KINDS
 
@@ -17,6 +19,12 @@ def _kind(plural: str) -> str:
 def reconciled(ctx: Context, plural: str, result: str) -> None:
     if ctx.metrics is not None:
         ctx.metrics.record_reconcile(_kind(plural), result)
+
+
+def took(ctx: Context, plural: str, started: float) -> None:
+    """A reconcile that began at ``started`` (``time.monotonic()``) ended now, status written."""
+    if ctx.metrics is not None:
+        ctx.metrics.observe_reconcile_duration(_kind(plural), time.monotonic() - started)
 
 
 def failed(ctx: Context, plural: str, reason: str) -> None:

@@ -88,6 +88,9 @@ class Report:
     # -- writing ---------------------------------------------------------------------------------
     def status_patch(self) -> dict[str, Any]:
         """Only what differs from the current status (empty: no write at all)."""
+        self.conditions = c.with_kstatus(
+            self.conditions, phase=self.get("phase"), generation=self.generation, now=self.now
+        )
         out = {k: v for k, v in self.fields.items() if self.old.get(k) != v}
         if self.conditions != list(self.old.get("conditions") or []):
             out["conditions"] = self.conditions

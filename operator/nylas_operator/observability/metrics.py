@@ -3,6 +3,11 @@
 Owns: metric names, label sets, buckets and small typed recorders. Does not own: serving
 (``health.make_metrics_app``) or deciding when to record (controllers, runner, Nylas client hook).
 
+Names follow Prometheus's naming guide: base units in the name (``_seconds``), counters end in
+``_total``, Unix times in ``_timestamp_seconds``, ``nylas_operator_build_info`` is a constant 1 whose
+labels say what runs; the process and Python collectors of prometheus_client (``process_*``,
+``python_*``) sit beside ours on the same registry.
+
 Labels carry only bounded vocabularies: kinds, phases, results, reasons (CamelCase tokens), HTTP
 methods, status codes, path templates, resource names. Never object names, emails, ids or secrets:
 anything that does not look like a bounded token is replaced by ``other``.
@@ -11,14 +16,24 @@ anything that does not look like a bounded token is replaced by ``other``.
 from __future__ import annotations
 
 import logging
+import platform
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from nylas_operator import __version__
 from nylas_operator.observability.endpoints import endpoint_template
 
 log = logging.getLogger("nylas_operator.observability")
@@ -31,6 +46,7 @@ _STATUS = re.compile(r"[1-5][0-9]{2}|[a-z_]{1,32}")
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+RECONCILE_BUCKETS = REQUEST_BUCKETS  # a reconcile is a few apiserver and Nylas requests
 CONSENT_BUCKETS = (60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 12 * 3600.0, 86400.0, 3 * 86400.0, 7 * 86400.0)
 SETTLE_BUCKETS = (30.0, 60.0, 120.0, 300.0, 330.0, 360.0, 600.0, 900.0, 1800.0, 3600.0)
 
@@ -43,11 +59,40 @@ def label(value: str | None) -> str:
 
 
 class Metrics:
-    """All operator metrics, registered on ``registry`` (a fresh one by default)."""
+    """All operator metrics, registered on ``registry`` (a fresh one by default).
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    ``commit`` is the git commit of the build (``nylas_operator_build_info``'s ``commit`` label).
+    ``runtime_collectors`` adds prometheus_client's process, platform and GC collectors (off only
+    when ``registry`` already has them).
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        commit: str = "unknown",
+        runtime_collectors: bool = True,
+    ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
+        if runtime_collectors:
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+            GCCollector(registry=r)
+        self.build_info = Gauge(
+            f"{PREFIX}_build_info",
+            "Always 1; the labels say which build runs.",
+            ["version", "commit", "python"],
+            registry=r,
+        )
+        self.build_info.labels(version=__version__, commit=commit, python=platform.python_version()).set(1)
+        self.reconcile_duration = Histogram(
+            f"{PREFIX}_reconcile_duration_seconds",
+            "Duration of reconciles by kind, including the status write.",
+            ["kind"],
+            buckets=RECONCILE_BUCKETS,
+            registry=r,
+        )
         self.reconcile_total = Counter(
             f"{PREFIX}_reconcile", "Reconcile runs by kind and result.", ["kind", "result"], registry=r
         )
@@ -85,7 +130,7 @@ class Metrics:
             registry=r,
         )
         self.watch_last_event = Gauge(
-            f"{PREFIX}_watch_last_event_timestamp",
+            f"{PREFIX}_watch_last_event_timestamp_seconds",
             "Unix time of the last watch event seen per resource.",
             ["resource"],
             registry=r,
@@ -101,6 +146,9 @@ class Metrics:
     def record_reconcile(self, kind: str, result: str) -> None:
         """One reconcile run; ``result`` e.g. ``success``, ``error``, ``waiting``, ``paused``."""
         self.reconcile_total.labels(kind=label(kind), result=label(result)).inc()
+
+    def observe_reconcile_duration(self, kind: str, seconds: float) -> None:
+        self.reconcile_duration.labels(kind=label(kind)).observe(max(seconds, 0.0))
 
     def record_reconcile_error(self, kind: str, reason: str) -> None:
         """One failed reconcile; ``reason`` is the condition reason (``Unauthorized``, ``RateLimited``)."""

@@ -19,13 +19,22 @@ from typing import Any
 import httpx
 import pytest
 
+from harness import gotools
 from nylas_operator.emulator.config import DEFAULT_APPLICATION_ID, Behaviour, EmulatorConfig
-from unit.argocd.argocd_lua import CAPTURED_DIR, evaluate, expected_health
+from unit.argocd.argocd_lua import CAPTURED_DIR, HEALTH_LUA, evaluate, expected_health
 
 pytestmark = pytest.mark.cluster
 
 DEADLINE = 90.0
 VOLATILE_METADATA = ("managedFields", "uid", "resourceVersion", "creationTimestamp")
+# What kstatus (Flux, kpt) must read from the conditions the operator writes: the consent wait is
+# Stalled (a person must act), so it is Failed there, Suspended in Argo CD.
+KSTATUS_OF_HEALTH = {
+    "Healthy": "Current",
+    "Progressing": "InProgress",
+    "Degraded": "Failed",
+    "Suspended": "Failed",
+}
 
 
 def _get(kubectl: Callable[..., str], ns: str, kind: str, name: str) -> dict[str, Any]:
@@ -53,6 +62,11 @@ def _judge(obj: dict[str, Any], expected: str, label: str, out_dir: Path) -> Non
     assert expected_health(obj) == expected, label  # the contract table agrees with what we waited for
     health = evaluate(obj)
     assert health.status == expected, (label, health, obj.get("status"))
+    # The same object in Argo CD's own Lua engine and in kstatus's own code.
+    [lua] = gotools.gopher_lua(HEALTH_LUA, [obj])
+    assert (lua.get("status"), lua.get("message")) == (health.status, health.message), lua
+    [kstatus] = gotools.kstatus([obj])
+    assert kstatus.get("status") == KSTATUS_OF_HEALTH[expected], (label, kstatus, obj.get("status"))
     clean = json.loads(json.dumps(obj))
     for key in VOLATILE_METADATA:
         clean["metadata"].pop(key, None)

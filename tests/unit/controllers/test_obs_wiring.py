@@ -57,7 +57,7 @@ def test_activity_feeds_the_book_the_metrics_and_health() -> None:
     text = generate_latest(metrics.registry).decode()
     assert 'nylas_operator_objects{kind="ServiceAccountGrant",phase="Ready"} 1.0' in text
     assert 'phase="Failed"' not in text
-    assert 'nylas_operator_watch_last_event_timestamp{resource="serviceaccountgrants"}' in text
+    assert 'nylas_operator_watch_last_event_timestamp_seconds{resource="serviceaccountgrants"}' in text
 
 
 def test_activity_without_wiring_does_nothing() -> None:

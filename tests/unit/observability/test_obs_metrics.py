@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import platform
+
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+import nylas_operator
 from nylas_operator.observability.endpoints import endpoint_template
 from nylas_operator.observability.metrics import Metrics, label
 
@@ -118,7 +121,9 @@ def test_series_and_labels_in_exposition() -> None:
     )
     assert value("nylas_operator_consent_wait_seconds_sum", kind="NylasCredential") == 420.0
     assert value("nylas_operator_settle_wait_seconds_bucket", kind="ServiceAccountGrant", le="330.0") == 1
-    assert value("nylas_operator_watch_last_event_timestamp", resource="servicegrants") == 1700000000.0
+    assert (
+        value("nylas_operator_watch_last_event_timestamp_seconds", resource="servicegrants") == 1700000000.0
+    )
     # Label names are exactly the documented sets.
     names = {(n, frozenset(k for k, _ in ls)) for (n, ls) in got}
     assert (
@@ -169,3 +174,52 @@ def test_objects_gauge_comes_from_the_snapshot_at_scrape_time() -> None:
     text = generate_latest(m.registry).decode()  # the scrape still works
     assert "# TYPE nylas_operator_objects gauge" in text
     assert "nylas_operator_objects{" not in text
+
+
+def test_build_info_and_reconcile_duration() -> None:
+    m = Metrics(commit="0123abc")
+    m.observe_reconcile_duration("ServiceAccountGrant", 0.3)
+    m.observe_reconcile_duration("ServiceAccountGrant", -1.0)  # a clock step never goes negative
+    m.observe_reconcile_duration("alice@example.com", 1.0)
+    got = samples(m)
+    [build] = [
+        dict(ls) for (name, ls), value in got.items() if name == "nylas_operator_build_info" and value == 1
+    ]
+    assert build == {
+        "version": nylas_operator.__version__,
+        "commit": "0123abc",
+        "python": platform.python_version(),
+    }
+    grant = frozenset({"kind": "ServiceAccountGrant"}.items())
+    assert got[("nylas_operator_reconcile_duration_seconds_count", grant)] == 2
+    assert got[("nylas_operator_reconcile_duration_seconds_sum", grant)] == 0.3
+    assert got[("nylas_operator_reconcile_duration_seconds_count", frozenset({"kind": "other"}.items()))] == 1
+
+
+def test_names_follow_the_prometheus_naming_guide() -> None:
+    m = Metrics()
+    m.note_watch_event("configmaps", at=1.0)
+    text = generate_latest(m.registry).decode()
+    families = list(text_string_to_metric_families(text))
+    ours = {f.name: f.type for f in families if f.name.startswith("nylas_operator_")}
+    for name, kind in ours.items():
+        if kind == "counter":
+            assert not name.endswith("_total"), name  # the parser strips it: exposed with _total
+        if "timestamp" in name:
+            assert name.endswith("_timestamp_seconds"), name
+        if kind == "histogram":
+            assert name.endswith("_seconds"), name  # every histogram here measures time
+    assert ours["nylas_operator_build_info"] == "gauge"
+    assert ours["nylas_operator_reconcile_duration_seconds"] == "histogram"
+    assert "nylas_operator_watch_last_event_timestamp_seconds" in ours
+    # Counters are exposed with _total; process and Python collectors sit beside ours.
+    assert "nylas_operator_events_dropped_total 0.0" in text
+    for runtime in (
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "python_info{",
+        "python_gc_",
+    ):
+        assert runtime in text, runtime
+    # Two Metrics (two registries) in one process do not clash.
+    assert "python_info{" in generate_latest(Metrics().registry).decode()
