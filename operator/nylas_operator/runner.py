@@ -23,6 +23,7 @@ import kopf
 from nylas_operator.api.common import parse_duration
 from nylas_operator.controllers import canary as canary_module
 from nylas_operator.kube import KINDS
+from nylas_operator.nylas.hosts import parse_allowed_hosts
 from nylas_operator.settings import (
     CanarySettings,
     ConsentSettings,
@@ -56,6 +57,14 @@ def _duration(_: click.Context, __: click.Parameter, value: str | None) -> timed
         return parse_duration(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _allowed_hosts(_: click.Context, __: click.Parameter, value: str) -> tuple[str, ...]:
+    try:
+        parse_allowed_hosts([value])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[str, int] | None:
@@ -217,6 +226,15 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
     help="Nylas requests per application allowed back to back before pacing starts.",
 )
 @click.option(
+    "--nylas-allowed-hosts",
+    default=",".join(NylasSettings.allowed_hosts),
+    callback=_allowed_hosts,
+    envvar="NYLAS_OPERATOR_NYLAS_ALLOWED_HOSTS",
+    show_default=True,
+    help="Comma-separated hosts a connector's apiUrl may name (host, *.domain, IP or CIDR); the API "
+    "key and the provider's client secret are never sent anywhere else.",
+)
+@click.option(
     "--max-concurrent-reconciles",
     default=ProcessingSettings.max_concurrent_reconciles,
     type=click.IntRange(min=1),
@@ -245,6 +263,7 @@ def run(
     deletion_give_up: timedelta,
     nylas_rate: float,
     nylas_burst: int,
+    nylas_allowed_hosts: tuple[str, ...],
     max_concurrent_reconciles: int,
 ) -> None:
     """Run the operator against the current kubeconfig (or the pod's service account)."""
@@ -258,7 +277,7 @@ def run(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     settings = OperatorSettings(
-        nylas=NylasSettings(rate=nylas_rate, burst=nylas_burst),
+        nylas=NylasSettings(rate=nylas_rate, burst=nylas_burst, allowed_hosts=nylas_allowed_hosts),
         processing=ProcessingSettings(max_concurrent_reconciles=max_concurrent_reconciles),
         consent=ConsentSettings(
             scope_cache_delay=scope_cache_delay,

@@ -15,6 +15,7 @@ from typing import Literal
 import httpx
 
 from nylas_operator import nylas
+from nylas_operator.nylas.hosts import DEFAULT_ALLOWED_HOSTS
 
 LogFormat = Literal["text", "json"]
 
@@ -35,6 +36,9 @@ class NylasSettings:
     other users of the same application need a share (``--nylas-rate``). A 429 is still honoured."""
     burst: int = 10
     """Requests allowed back to back before pacing starts (``--nylas-burst``)."""
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+    """Hosts a connector's ``apiUrl`` may name (``--nylas-allowed-hosts``): the API key and the
+    provider's client secret go there. Default: the Nylas regions plus loopback (the emulator)."""
 
     def client(self) -> nylas.NylasSettings:
         return nylas.NylasSettings(
@@ -42,6 +46,9 @@ class NylasSettings:
             retry=nylas.RetryPolicy(max_attempts=self.max_attempts, deadline=self.timeout * 2),
             rate=self.rate,
             burst=self.burst,
+            # One attempt, from sending to the last byte: two per-read timeouts.
+            attempt_deadline=self.timeout * 2,
+            allowed_hosts=self.allowed_hosts,
         )
 
 

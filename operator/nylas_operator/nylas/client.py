@@ -81,6 +81,9 @@ class NylasClient:
             sleep=sleep,
             clock=clock,
             rng=rng,
+            attempt_deadline=self.settings.attempt_deadline,
+            max_response_bytes=self.settings.max_response_bytes,
+            allowed_hosts=self.settings.allowed_hosts,
         )
         self.connectors = Connectors(self._transport)
         self.credentials = Credentials(self._transport)
