@@ -162,3 +162,27 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"expected HOST:PORT, got {value!r}")
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - explicit ":PORT" means all
+
+
+@dataclass(frozen=True)
+class ConsentServerSettings:
+    """``nylas-operator consent-server``: the public consent callback as its own process."""
+
+    listen: tuple[str, int] = ("0.0.0.0", 8081)  # noqa: S104 - a pod serves on every interface
+    """Where the callback listens."""
+    health_listen: tuple[str, int] | None = None
+    """Where ``/healthz`` and ``/readyz`` listen (kubelet probes); None disables them."""
+    watch: WatchSettings = field(default_factory=WatchSettings)
+    """Whose NylasCredentials the callback may record consent for."""
+    scope_cache_delay: timedelta = timedelta(minutes=5)
+    """Only shown on the page (when grants will be created); the operator decides the real wait."""
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs of reverse proxies whose ``X-Forwarded-For`` is believed (``consent.clientaddr``)."""
+    max_connections: int = 256
+    """Open connections at most; idle ones are closed first to make room (``consent.guard``)."""
+    header_timeout: timedelta = timedelta(seconds=10)
+    """Time a client has to send its request line and headers."""
+    refresh_interval: float = 1.0
+    """Seconds between two LISTs of credentials when a callback names an unknown state: unknown
+    states (forged or not yet seen) cannot make the server LIST more often than this."""
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
