@@ -96,7 +96,8 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
     "--callback-listen",
     callback=_listen,
     envvar="NYLAS_OPERATOR_CALLBACK_LISTEN",
-    help="HOST:PORT of the consent callback endpoint (off to disable).",
+    help="HOST:PORT of an in-process consent callback (off, the default: run `nylas-operator "
+    "consent-server` instead, which needs no Secret access; the chart does).",
 )
 @click.option(
     "--callback-url",
