@@ -33,7 +33,7 @@ from nylas_operator.consent.guard import GuardLimits, start_guarded_site
 from nylas_operator.consent.recording import ConsentOutcome, RecordResult
 from nylas_operator.controllers.consent import ConsentIndex, Recorder
 from nylas_operator.controllers.context import utcnow
-from nylas_operator.kube import CREDENTIALS, Kube, connection_info
+from nylas_operator.kube import CREDENTIALS, Kube, KubeError, connection_info
 from nylas_operator.settings import ConsentServerSettings, LoggingSettings, WatchSettings, parse_listen
 
 log = logging.getLogger("nylas_operator.consent")
@@ -209,7 +209,13 @@ def consent_server(
     from nylas_operator.observability.logging import configure_logging
 
     configure_logging(settings.logging.level, settings.logging.format)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except KubeError as exc:  # only 401/403 at start get here
+        raise click.ClickException(
+            f"cannot list NylasCredentials: {exc}; the consent server needs get, list and patch on "
+            "nylascredentials (the chart's <release>-consent role)"
+        ) from None
 
 
 async def serve(settings: ConsentServerSettings, stop: asyncio.Event | None = None) -> None:
@@ -230,7 +236,14 @@ async def serve(settings: ConsentServerSettings, stop: asyncio.Event | None = No
         if settings.health_listen is not None:
             sites.append(await start_site(make_health_app(health), *settings.health_listen))
         recorder = ListingRecorder(kube, settings)
-        await recorder.refresh(force=True)  # fails fast when the credentials cannot be listed
+        try:
+            await recorder.refresh(force=True)
+        except KubeError as exc:
+            if exc.status in (401, 403):  # misconfigured RBAC or credentials: fail loudly, at once
+                raise
+            # The apiserver is unreachable for now: serve anyway; a callback retries the LIST
+            # (and answers 503, "try again", while it fails).
+            log.warning("could not list NylasCredentials at start: %s", exc)
         app = make_callback_app(recorder, trusted_proxies=proxies)
         limits = GuardLimits(
             max_connections=settings.max_connections,

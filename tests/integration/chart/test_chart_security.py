@@ -16,6 +16,7 @@ import pytest
 import yaml
 from chart_tools import by_kind, container, one, render
 
+from fixtures.users import user_kubeconfig
 from nylas_operator.devcluster.controlplane import KubectlError
 
 CONSENT = "nylas-operator.io/admin-consent"
@@ -117,39 +118,7 @@ class User:
 
     def __init__(self, plane: Any, name: str, directory: Path) -> None:
         self.name = name
-        pki = plane.directory / "pki"
-        key, csr, crt = (directory / f"{name}.{ext}" for ext in ("key", "csr", "crt"))
-        run = ["openssl"]
-        subprocess.run([*run, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], check=True)
-        subprocess.run([*run, "req", "-new", "-key", key, "-subj", f"/CN={name}", "-out", csr], check=True)
-        subprocess.run(
-            [*run, "x509", "-req", "-in", csr, "-CA", pki / "client-ca.crt", "-CAkey", pki / "client-ca.key",
-             "-CAcreateserial", "-days", "1", "-out", crt],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        self.kubeconfig = directory / f"{name}.kubeconfig"
-        self.kubeconfig.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [
-                        {
-                            "name": "c",
-                            "cluster": {
-                                "server": plane.server,
-                                "certificate-authority": str(pki / "serving-ca.crt"),
-                            },
-                        }
-                    ],
-                    "users": [
-                        {"name": name, "user": {"client-certificate": str(crt), "client-key": str(key)}}
-                    ],
-                    "contexts": [{"name": "c", "context": {"cluster": "c", "user": name}}],
-                    "current-context": "c",
-                }
-            )
-        )
+        self.kubeconfig = user_kubeconfig(plane, name, directory)
         self._kubectl = str(plane.binaries.kubectl)
 
     def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:

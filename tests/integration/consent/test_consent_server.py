@@ -5,13 +5,18 @@ LIST more than once per refresh interval."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import kopf
 import pytest
 
+from fixtures.users import user_kubeconfig
 from nylas_operator.consent import tokens
 from nylas_operator.consent.recording import ConsentOutcome
 from nylas_operator.consentserver import ListingRecorder
@@ -86,3 +91,17 @@ async def test_forged_states_list_at_most_once_per_interval(
         forged = tokens.hash_state(tokens.new_state()[0])
         assert not (await recorder.record(forged, ConsentOutcome(granted=True))).accepted
     assert recorder.lists == lists  # every forged state was a miss, none re-listed within the hour
+
+
+def test_the_command_fails_clearly_without_rbac(control_plane: Any, tmp_path: Path) -> None:
+    """A consent server whose ServiceAccount may not list credentials stops at once and says why."""
+    kubeconfig = user_kubeconfig(control_plane, "nobody", tmp_path)
+    command = ["consent-server", "-A", "--callback-listen", "127.0.0.1:0"]
+    result = subprocess.run(
+        [sys.executable, "-m", "nylas_operator.cli", *command],
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "cannot list NylasCredentials" in result.stderr and "HTTP 403" in result.stderr
+    assert "Traceback" not in result.stderr
