@@ -24,7 +24,6 @@ from datetime import timedelta
 from typing import Any
 
 import click
-import kopf
 
 from nylas_operator.api.common import parse_duration
 from nylas_operator.consent.callback import DEFAULT_PATH, make_callback_app
@@ -33,7 +32,8 @@ from nylas_operator.consent.guard import GuardLimits, start_guarded_site
 from nylas_operator.consent.recording import ConsentOutcome, RecordResult
 from nylas_operator.controllers.consent import ConsentIndex, Recorder
 from nylas_operator.controllers.context import utcnow
-from nylas_operator.kube import CREDENTIALS, Kube, KubeError, connection_info
+from nylas_operator.kube import CREDENTIALS, Kube, KubeError
+from nylas_operator.login import CredentialSource
 from nylas_operator.settings import ConsentServerSettings, LoggingSettings, WatchSettings, parse_listen
 
 log = logging.getLogger("nylas_operator.consent")
@@ -229,7 +229,8 @@ async def serve(settings: ConsentServerSettings, stop: asyncio.Event | None = No
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     proxies = parse_proxies(settings.trusted_proxies)
-    kube = Kube(connection_info(kopf.OperatorSettings()))
+    credentials = CredentialSource.from_environment()  # a Pod's ServiceAccount, else the kubeconfig
+    kube = Kube(await credentials.current(), credentials=credentials)
     health = HealthState()
     sites: list[Any] = []
     try:

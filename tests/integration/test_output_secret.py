@@ -12,10 +12,10 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import kopf
 import pytest
 
-from nylas_operator.kube import OUTPUT_SECRET_LABEL, Kube, connection_info, owner_reference
+from nylas_operator.kube import OUTPUT_SECRET_LABEL, Kube, owner_reference
+from nylas_operator.login import CredentialSource
 
 pytestmark = pytest.mark.cluster
 
@@ -29,7 +29,8 @@ DATA = {
 
 @pytest.fixture
 async def kube(control_plane: Any) -> AsyncIterator[Kube]:
-    client = Kube(connection_info(kopf.OperatorSettings()))  # KUBECONFIG points at the test plane
+    credentials = CredentialSource.kubeconfig()  # KUBECONFIG points at the test plane
+    client = Kube(await credentials.current(), credentials=credentials)  # KUBECONFIG points at the test plane
     yield client
     await client.aclose()
 

@@ -5,6 +5,7 @@ Owns: defaults and their reasons. Does not own: reading them from the environmen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -57,3 +58,6 @@ class NylasSettings:
     """Hosts a request may go to (``hosts.py`` syntax); anything else is refused before sending.
     None: no check (library use); the operator always sets it."""
     user_agent: str = "nylas-operator"
+    write_gate: Callable[[], bool] | None = None
+    """Asked right before every request that is not a GET leaves the process; False refuses it
+    with ``WriteFenced`` (leader election's fence: a replica that lost its Lease writes nothing)."""

@@ -13,14 +13,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import kopf
 import pytest
 
 from fixtures.users import user_kubeconfig
 from nylas_operator.consent import tokens
 from nylas_operator.consent.recording import ConsentOutcome
 from nylas_operator.consentserver import ListingRecorder
-from nylas_operator.kube import Kube, connection_info
+from nylas_operator.kube import Kube
+from nylas_operator.login import CredentialSource
 from nylas_operator.settings import ConsentServerSettings, WatchSettings
 
 pytestmark = pytest.mark.cluster
@@ -28,7 +28,8 @@ pytestmark = pytest.mark.cluster
 
 @pytest.fixture
 async def kube(control_plane: Any) -> AsyncIterator[Kube]:
-    client = Kube(connection_info(kopf.OperatorSettings()))
+    credentials = CredentialSource.kubeconfig()  # KUBECONFIG points at the test plane
+    client = Kube(await credentials.current(), credentials=credentials)
     yield client
     await client.aclose()
 
