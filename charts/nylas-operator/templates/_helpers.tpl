@@ -80,6 +80,9 @@ nylas-operator-canary
 {{- end }}
 {{- with (include "nylas-operator.callbackUrl" .) }}
 - --callback-url={{ . }}
+{{- if $.Values.operator.registerCallbackUrl }}
+- --register-callback-url
+{{- end }}
 {{- end }}
 - --health-listen=0.0.0.0:{{ .Values.ports.health }}
 {{- if .Values.metrics.enabled }}
