@@ -36,7 +36,7 @@ def test_the_consent_server_runs_apart_with_only_what_recording_needs(tmp_path: 
     assert c["args"] == [
         "--all-namespaces",
         "--callback-listen=0.0.0.0:8081",
-        "--health-listen=0.0.0.0:8080",
+        "--health-listen=0.0.0.0:8082",
         "--max-connections=256",
         "--header-timeout=10s",
         "--scope-cache-delay=5m",
