@@ -17,6 +17,10 @@ from nylas_operator import __version__
 # name -> "module:attribute" of a click command; loaded on first use.
 _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("nylas_operator.runner:run", "Run the operator against the current kubeconfig."),
+    "consent-server": (
+        "nylas_operator.consentserver:consent_server",
+        "Serve the public consent callback as its own process (no Secret access).",
+    ),
     "crds": ("nylas_operator.api.crds:crds_command", "Print the CustomResourceDefinitions as YAML."),
     "emulator": ("nylas_operator.emulator.cli:emulator", "Run the Nylas v3 API emulator."),
     "cluster": ("nylas_operator.devcluster.cli:cluster", "Start or stop a local control plane."),

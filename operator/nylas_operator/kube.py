@@ -24,6 +24,7 @@ import contextlib
 import logging
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -139,42 +140,52 @@ class Kube:
 
     async def write_owned_secret(
         self, namespace: str, name: str, data: Mapping[str, str], owner: Mapping[str, Any]
-    ) -> bool:
-        """Create or update a Secret owned by ``owner``; False if it exists and someone else owns it."""
+    ) -> SecretWrite:
+        """Create or update the output Secret of ``owner`` (a grant); never touch a Secret the
+        operator did not create for it.
+
+        Ours means both marks the operator puts on creation: a controller ownerReference to this
+        owner's uid and the label ``nylas-operator.io/grant=<owner name>``. A Secret missing either
+        (a user's, another tool's, another grant's, or one with an ownerReference copied onto it)
+        is left exactly as it is, and the result says why (falsy, with ``reason``)."""
         path = f"/api/v1/namespaces/{namespace}/secrets"
         ref = owner_reference(owner)
+        label = {OUTPUT_SECRET_LABEL: ref["name"]}
         encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
         response = await self._request("GET", f"{path}/{name}")
         if response.status_code == 404:
             body = {
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": {
-                    "name": name,
-                    "ownerReferences": [ref],
-                    "labels": {f"{GROUP}/grant": ref["name"]},
-                },
+                "metadata": {"name": name, "ownerReferences": [ref], "labels": label},
                 "type": "Opaque",
                 "data": encoded,
             }
             created = await self._send("POST", path, json=body)
-            if created.status_code == 409:  # raced with another writer: look again next reconcile
-                return False
+            if created.status_code == 409:  # created by someone else meanwhile: not ours
+                return SecretWrite.refused(f"Secret {name!r} was created by someone else meanwhile")
             if created.status_code >= 400:
                 raise KubeError("POST", path, created.status_code)
-            return True
+            return SecretWrite(written=True)
         current = response.json()
-        owners = current.get("metadata", {}).get("ownerReferences") or []
-        if not any(o.get("uid") == ref["uid"] for o in owners):
-            return False
+        refusal = foreign_secret_reason(name, current.get("metadata") or {}, ref)
+        if refusal is not None:
+            return SecretWrite.refused(refusal)
         if current.get("data") != encoded:
-            await self._request(
+            # Guarded by resourceVersion: a change in between (someone re-labels it) is a 409,
+            # and the next reconcile looks again instead of overwriting.
+            version = (current.get("metadata") or {}).get("resourceVersion")
+            patched = await self._send(
                 "PATCH",
                 f"{path}/{name}",
-                json={"data": encoded},
+                json={"metadata": {"resourceVersion": version}, "data": encoded},
                 headers={"Content-Type": "application/merge-patch+json"},
             )
-        return True
+            if patched.status_code == 409:
+                return SecretWrite.refused(f"Secret {name!r} changed while it was being written")
+            if patched.status_code >= 400:
+                raise KubeError("PATCH", f"{path}/{name}", patched.status_code)
+        return SecretWrite(written=True)
 
     # -- our objects ---------------------------------------------------------------------------
     @staticmethod
@@ -368,6 +379,46 @@ class Secret:
         for key, value in (body.get("stringData") or {}).items():
             data.setdefault(key, SecretStr(str(value)))
         return cls(data, str((body.get("metadata") or {}).get("resourceVersion", "")))
+
+
+OUTPUT_SECRET_LABEL: Final = f"{GROUP}/grant"
+"""Set on every output Secret the operator creates (value: the grant's name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretWrite:
+    """Outcome of ``write_owned_secret``: truthy when written (or already up to date)."""
+
+    written: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.written
+
+    @classmethod
+    def refused(cls, reason: str) -> SecretWrite:
+        return cls(written=False, reason=reason)
+
+
+def foreign_secret_reason(name: str, meta: Mapping[str, Any], ref: Mapping[str, Any]) -> str | None:
+    """Why the existing Secret ``name`` is not the operator's output Secret for ``ref``'s owner
+    (None when it is: a controller ownerReference to that uid and our label with its name)."""
+    owners = meta.get("ownerReferences") or []
+    owned = any(o.get("uid") == ref["uid"] and o.get("controller") for o in owners)
+    labelled = (meta.get("labels") or {}).get(OUTPUT_SECRET_LABEL) == ref["name"]
+    if owned and labelled:
+        return None
+    what = f"{ref['kind']} {ref['name']}"
+    if not owned and not labelled:
+        why = "the operator did not create it"
+    elif not owned:
+        why = f"it is labelled {OUTPUT_SECRET_LABEL}={ref['name']} but not owned by this {ref['kind']}"
+    else:
+        why = f"it lacks the label {OUTPUT_SECRET_LABEL}={ref['name']} the operator sets on creation"
+    return (
+        f"Secret {name!r} exists and {why}: not overwritten. Delete it or choose another "
+        f"writeGrantToSecret.name for {what}"
+    )
 
 
 def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:

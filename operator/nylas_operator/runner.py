@@ -33,6 +33,7 @@ from nylas_operator.controllers.lifecycle import register_lifecycle
 from nylas_operator.kube import KINDS
 from nylas_operator.leader import LeaseElector, lease_timings
 from nylas_operator.login import BearerAuth, CredentialSource, tls_verify
+from nylas_operator.nylas.hosts import parse_allowed_hosts
 from nylas_operator.observability.health import make_standby_app
 from nylas_operator.observability.serving import start_site
 from nylas_operator.settings import (
@@ -72,6 +73,14 @@ def _duration(_: click.Context, __: click.Parameter, value: str | None) -> timed
         raise click.BadParameter(str(exc)) from None
 
 
+def _allowed_hosts(_: click.Context, __: click.Parameter, value: str) -> tuple[str, ...]:
+    try:
+        parse_allowed_hosts([value])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
 def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[str, int] | None:
     if not value or value.lower() == "off":
         return None
@@ -101,7 +110,8 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
     "--callback-listen",
     callback=_listen,
     envvar="NYLAS_OPERATOR_CALLBACK_LISTEN",
-    help="HOST:PORT of the consent callback endpoint (off to disable).",
+    help="HOST:PORT of an in-process consent callback (off, the default: run `nylas-operator "
+    "consent-server` instead, which needs no Secret access; the chart does).",
 )
 @click.option(
     "--callback-url",
@@ -239,6 +249,15 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
     help="Nylas requests per application allowed back to back before pacing starts.",
 )
 @click.option(
+    "--nylas-allowed-hosts",
+    default=",".join(NylasSettings.allowed_hosts),
+    callback=_allowed_hosts,
+    envvar="NYLAS_OPERATOR_NYLAS_ALLOWED_HOSTS",
+    show_default=True,
+    help="Comma-separated hosts a connector's apiUrl may name (host, *.domain, IP or CIDR); the API "
+    "key and the provider's client secret are never sent anywhere else.",
+)
+@click.option(
     "--max-concurrent-reconciles",
     default=ProcessingSettings.max_concurrent_reconciles,
     type=click.IntRange(min=1),
@@ -311,6 +330,7 @@ def run(
     deletion_give_up: timedelta,
     nylas_rate: float,
     nylas_burst: int,
+    nylas_allowed_hosts: tuple[str, ...],
     max_concurrent_reconciles: int,
     leader_elect: bool,
     leader_election_namespace: str | None,
@@ -345,7 +365,7 @@ def run(
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     settings = OperatorSettings(
-        nylas=NylasSettings(rate=nylas_rate, burst=nylas_burst),
+        nylas=NylasSettings(rate=nylas_rate, burst=nylas_burst, allowed_hosts=nylas_allowed_hosts),
         processing=ProcessingSettings(max_concurrent_reconciles=max_concurrent_reconciles),
         consent=ConsentSettings(
             scope_cache_delay=scope_cache_delay,

@@ -15,6 +15,7 @@ from typing import Literal
 import httpx
 
 from nylas_operator import nylas
+from nylas_operator.nylas.hosts import DEFAULT_ALLOWED_HOSTS
 
 LogFormat = Literal["text", "json"]
 
@@ -35,6 +36,9 @@ class NylasSettings:
     other users of the same application need a share (``--nylas-rate``). A 429 is still honoured."""
     burst: int = 10
     """Requests allowed back to back before pacing starts (``--nylas-burst``)."""
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+    """Hosts a connector's ``apiUrl`` may name (``--nylas-allowed-hosts``): the API key and the
+    provider's client secret go there. Default: the Nylas regions plus loopback (the emulator)."""
 
     def client(self) -> nylas.NylasSettings:
         return nylas.NylasSettings(
@@ -42,6 +46,9 @@ class NylasSettings:
             retry=nylas.RetryPolicy(max_attempts=self.max_attempts, deadline=self.timeout * 2),
             rate=self.rate,
             burst=self.burst,
+            # One attempt, from sending to the last byte: two per-read timeouts.
+            attempt_deadline=self.timeout * 2,
+            allowed_hosts=self.allowed_hosts,
         )
 
 
@@ -179,3 +186,27 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"expected HOST:PORT, got {value!r}")
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - explicit ":PORT" means all
+
+
+@dataclass(frozen=True)
+class ConsentServerSettings:
+    """``nylas-operator consent-server``: the public consent callback as its own process."""
+
+    listen: tuple[str, int] = ("0.0.0.0", 8081)  # noqa: S104 - a pod serves on every interface
+    """Where the callback listens."""
+    health_listen: tuple[str, int] | None = None
+    """Where ``/healthz`` and ``/readyz`` listen (kubelet probes); None disables them."""
+    watch: WatchSettings = field(default_factory=WatchSettings)
+    """Whose NylasCredentials the callback may record consent for."""
+    scope_cache_delay: timedelta = timedelta(minutes=5)
+    """Only shown on the page (when grants will be created); the operator decides the real wait."""
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs of reverse proxies whose ``X-Forwarded-For`` is believed (``consent.clientaddr``)."""
+    max_connections: int = 256
+    """Open connections at most; idle ones are closed first to make room (``consent.guard``)."""
+    header_timeout: timedelta = timedelta(seconds=10)
+    """Time a client has to send its request line and headers."""
+    refresh_interval: float = 1.0
+    """Seconds between two LISTs of credentials when a callback names an unknown state: unknown
+    states (forged or not yet seen) cannot make the server LIST more often than this."""
+    logging: LoggingSettings = field(default_factory=LoggingSettings)

@@ -262,6 +262,18 @@ CASES: list[Case] = [
         "HTTP 404",
     ),
     Case(
+        "api-url-not-allowed",
+        # An https host that would resolve nowhere here: the refusal must come before any attempt.
+        lambda w: [
+            bad_connector(w, "c-not-allowed", **{"application.apiUrl": "https://nylas.attacker.example"})
+        ],
+        "nylasconnector",
+        "c-not-allowed",
+        "ApiHostNotAllowed",
+        "the Nylas API host 'nylas.attacker.example' is not in the operator's allowed hosts",
+        phase="Failed",
+    ),
+    Case(
         "second-connector-same-app-provider",
         lambda w: [k.connector("microsoft-twin", w.emu, "microsoft")],
         "nylasconnector",
@@ -468,7 +480,7 @@ CASES: list[Case] = [
         "serviceaccountgrant",
         "g-taken",
         "Conflict",
-        "Secret 'taken' exists and is not owned by this grant: not overwritten",
+        "Secret 'taken' exists and the operator did not create it: not overwritten",
         condition="Synced",
         nylas_writes=True,
     ),

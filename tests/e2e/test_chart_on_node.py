@@ -74,16 +74,19 @@ class Scenario:
 def dynamic_values(scenario: Scenario, tag: str) -> dict[str, Any]:
     """What depends on this run: the image tag, free host ports, the apiserver's loopback address."""
     ports = scenario.ports
+    login = [
+        {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+        {"name": "KUBERNETES_SERVICE_PORT", "value": scenario.plane.server.rsplit(":", 1)[1]},
+    ]
     return {
         "image": {"tag": tag},
         "ports": ports,
         "operator": {
             "callbackUrl": f"http://127.0.0.1:{ports['callback']}/consent/callback",
-            "extraEnv": [
-                {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
-                {"name": "KUBERNETES_SERVICE_PORT", "value": scenario.plane.server.rsplit(":", 1)[1]},
-            ],
+            "extraEnv": login,
         },
+        # The callback is served by the consent server's Pod (host network too, its own health port).
+        "consentServer": {"extraEnv": login},
     }
 
 
@@ -198,12 +201,17 @@ def test_cluster_up_with_node_runs_a_pod_and_down_leaves_the_host_as_it_was(tmp_
 def scenario(node_cluster: ControlPlane, operator_image: str) -> Iterator[Scenario]:
     config = EmulatorConfig(behaviour=Behaviour(scope_cache_delay=2.0))
     with run_emulator(config) as emu:
-        callback, health, metrics = processes.free_ports(3)
+        callback, health, metrics, consent_health = processes.free_ports(4)
         yield Scenario(
             node_cluster,
             emu,
             namespace="nylas-system",
-            ports={"callback": callback, "health": health, "metrics": metrics},
+            ports={
+                "callback": callback,
+                "health": health,
+                "metrics": metrics,
+                "consentHealth": consent_health,
+            },
         )
 
 

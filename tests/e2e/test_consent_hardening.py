@@ -23,6 +23,12 @@ pytestmark = pytest.mark.cluster
 RESULT_ANNOTATION_PREFIX = "nylas-operator.io/consent-"
 
 
+@pytest.fixture
+def operator(operator_factory: Any, namespace: str) -> Any:
+    """As installed by the chart: the callback is its own process (``consent-server``)."""
+    return operator_factory(namespace, consent_server=True)
+
+
 def state_of(url: str) -> str:
     return parse_qs(urlsplit(url).query)["state"][0]
 
@@ -94,7 +100,7 @@ def test_bad_states_get_one_answer_and_record_nothing(
 def test_expired_state_is_refused_and_replaced(
     kubectl: k.Kubectl, namespace: str, emulator: Any, operator_factory: Any
 ) -> None:
-    op = operator_factory(namespace, consent_state_ttl="4s")
+    op = operator_factory(namespace, consent_state_ttl="4s", consent_server=True)
     k.apply(kubectl, namespace, microsoft_objects(emulator))
     first_url = consent_url_everywhere(kubectl, namespace)
     record = consent_records(kubectl, namespace)[0]

@@ -16,6 +16,12 @@ MAILBOXES = ["alice@contoso.example", "bob@contoso.example", "carol@contoso.exam
 OPERATOR_DELAY = 3.0  # --scope-cache-delay of the operator fixture
 
 
+@pytest.fixture
+def operator(operator_factory: Any, namespace: str) -> Any:
+    """As installed by the chart: the callback is its own process (``consent-server``)."""
+    return operator_factory(namespace, consent_server=True)
+
+
 def microsoft_objects(emu: Any) -> list[dict[str, Any]]:
     return [
         k.secret(k.API_KEY_SECRET, {"apiKey": emu.api_key}),
@@ -88,6 +94,9 @@ def test_microsoft_full_flow_through_the_callback(
     # The state is single use: replaying the callback is refused, and nothing changes.
     replay = httpx.get(str(response.url), timeout=10)
     assert replay.status_code == 400
+    # The consent server recorded it; the operator served no callback.
+    assert "consent grant recorded for NylasCredential" in operator.consent_logs()
+    assert "consent grant recorded" not in operator.logs()
 
 
 def test_microsoft_consent_by_annotation(

@@ -491,6 +491,24 @@ UPDATES: list[tuple[str, Callable[[], dict[str, Any]], dict[str, Any], str]] = [
         "spec.provider is immutable",
     ),
     (
+        "connector-client-id",
+        ms_connector,
+        {"spec": {"application": {"clientId": "another-teams-application"}}},
+        "spec.application.clientId is immutable",
+    ),
+    (
+        "connector-region",
+        ms_connector,
+        {"spec": {"application": {"region": "eu"}}},
+        "spec.application.region is immutable",
+    ),
+    (
+        "connector-api-url",
+        ms_connector,
+        {"spec": {"application": {"apiUrl": "https://nylas.attacker.example"}}},
+        "spec.application.apiUrl is immutable",
+    ),
+    (
         "credential-type",
         sa_credential,
         {"spec": {"type": "adminconsent", "serviceAccount": None}},

@@ -78,7 +78,6 @@ nylas-operator-canary
 {{- else }}
 - --all-namespaces
 {{- end }}
-- --callback-listen=0.0.0.0:{{ .Values.ports.callback }}
 {{- with (include "nylas-operator.callbackUrl" .) }}
 - --callback-url={{ . }}
 {{- if $.Values.operator.registerCallbackUrl }}
@@ -95,6 +94,7 @@ nylas-operator-canary
 - --drift-interval={{ .Values.operator.driftInterval }}
 - --nylas-rate={{ .Values.operator.nylasRate }}
 - --nylas-burst={{ .Values.operator.nylasBurst }}
+- --nylas-allowed-hosts={{ join "," .Values.operator.nylasAllowedHosts }}
 - --max-concurrent-reconciles={{ .Values.operator.maxConcurrentReconciles }}
 {{- if .Values.operator.canary.enabled }}
 - --canary-namespace={{ include "nylas-operator.canaryNamespace" . }}
@@ -149,4 +149,40 @@ ClusterRole (all namespaces) or by one Role per watched namespace. */}}
   resourceNames: [{{ include "nylas-operator.canaryName" . | quote }}]
   verbs: ["get", "list", "watch", "patch"]
 {{- end }}
+{{- end -}}
+
+{{/* The consent server: its own pods (a different app.kubernetes.io/name, so the operator's
+selector never matches them) and its own ServiceAccount. */}}
+{{- define "nylas-operator.consentServer.fullname" -}}
+{{- printf "%s-consent" (include "nylas-operator.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "nylas-operator.consentServer.selectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-consent-server" (include "nylas-operator.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "nylas-operator.consentServer.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "nylas-operator.consentServer.selectorLabels" . }}
+app.kubernetes.io/component: consent-server
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: nylas-operator
+{{- end -}}
+
+{{- define "nylas-operator.consentServer.serviceAccountName" -}}
+{{- if .Values.consentServer.serviceAccount.create -}}
+{{- default (include "nylas-operator.consentServer.fullname" .) .Values.consentServer.serviceAccount.name -}}
+{{- else -}}
+{{- required "consentServer.serviceAccount.name is required when consentServer.serviceAccount.create is false" .Values.consentServer.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* What recording consent needs: find the credential by its state (list, get) and annotate it
+with the outcome (patch). No status, no Secrets, no other kind. */}}
+{{- define "nylas-operator.consentServer.rules" -}}
+- apiGroups: ["nylas-operator.io"]
+  resources: ["nylascredentials"]
+  verbs: ["get", "list", "patch"]
 {{- end -}}

@@ -71,6 +71,7 @@ class Reason:
     PAUSED: Final = "Paused"
     DELETING: Final = "Deleting"
     IN_USE: Final = "InUse"
+    API_HOST_NOT_ALLOWED: Final = "ApiHostNotAllowed"
 
 
 def now_rfc3339(now: datetime | None = None) -> str:
@@ -82,12 +83,28 @@ def parse_rfc3339(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
+MAX_MESSAGE: Final = 1024
+"""Longest condition message kept. Messages quote Nylas's and providers' answers (and an ``apiUrl``
+the tenant chose); status is read by every ``kubectl get`` and watched by every client."""
+
+
+def cap_message(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` without control characters, at most ``limit`` characters (an ellipsis marks a cut)."""
+    clean = "".join(ch if ch.isprintable() else " " for ch in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
 def make_condition(
     type_: str, status: bool | str, reason: str, message: str = "", *, generation: int | None = None
 ) -> dict[str, Any]:
     if isinstance(status, bool):
         status = "True" if status else "False"
-    cond: dict[str, Any] = {"type": type_, "status": status, "reason": reason, "message": message}
+    cond: dict[str, Any] = {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": cap_message(message),
+    }
     if generation is not None:
         cond["observedGeneration"] = generation
     return cond

@@ -36,19 +36,21 @@ class NylasApplication(CamelModel):
     client_id: str = Field(
         min_length=1,
         max_length=128,
-        description="The Nylas application (client) id. It is used as client_id in admin-consent URLs.",
+        description="The Nylas application (client) id. It is used as client_id in admin-consent URLs. "
+        "Immutable.",
     )
     region: Region = Field(
         default="us",
         description="Nylas data region of the application: us (https://api.us.nylas.com) or "
-        "eu (https://api.eu.nylas.com). A wrong region makes Nylas answer 401.",
+        "eu (https://api.eu.nylas.com). A wrong region makes Nylas answer 401. Immutable.",
     )
     api_url: str | None = Field(
         default=None,
         max_length=2048,
         json_schema_extra=validations(cel(URL_RULE, URL_MESSAGE)),
         description="Override of the Nylas API base URL (private endpoints, the local emulator). "
-        "Must be https, or http on a loopback address.",
+        "Must be https, or http on a loopback address, and its host must be allowed by the operator "
+        "(--nylas-allowed-hosts). Immutable.",
     )
 
 
@@ -107,6 +109,26 @@ class NylasConnectorSpec(CamelModel):
                     "self.provider == oldSelf.provider",
                     "spec.provider is immutable: create a new NylasConnector instead",
                     fieldPath=".provider",
+                ),
+                # Which application, and where its API lives, identify the connector in Nylas and
+                # where its key is sent: changing them would point an existing object (its claims,
+                # its grants' deletions) at another application with this key.
+                cel(
+                    "self.application.clientId == oldSelf.application.clientId",
+                    "spec.application.clientId is immutable: create a new NylasConnector instead",
+                    fieldPath=".application.clientId",
+                ),
+                cel(
+                    "(has(self.application.region) ? self.application.region : 'us') == "
+                    "(has(oldSelf.application.region) ? oldSelf.application.region : 'us')",
+                    "spec.application.region is immutable: create a new NylasConnector instead",
+                    fieldPath=".application.region",
+                ),
+                cel(
+                    "(has(self.application.apiUrl) ? self.application.apiUrl : '') == "
+                    "(has(oldSelf.application.apiUrl) ? oldSelf.application.apiUrl : '')",
+                    "spec.application.apiUrl is immutable: create a new NylasConnector instead",
+                    fieldPath=".application.apiUrl",
                 ),
             ),
         }

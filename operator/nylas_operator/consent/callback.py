@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from nylas_operator.consent import pages
+from nylas_operator.consent.clientaddr import FORWARDED_FOR, Network, client_address
 from nylas_operator.consent.ratelimit import ClientRateLimiter
 from nylas_operator.consent.recording import ConsentOutcome, ConsentRecorder, RecordResult
 from nylas_operator.consent.tokens import hash_state, is_well_formed, short_hash
@@ -51,18 +52,18 @@ def make_callback_app(
     *,
     path: str = DEFAULT_PATH,
     rate_limiter: ClientRateLimiter | None = None,
-    client_ip_header: str | None = None,
+    trusted_proxies: Sequence[Network] = (),
 ) -> web.Application:
     """The aiohttp application serving ``GET path``.
 
-    ``client_ip_header`` (e.g. ``X-Forwarded-For``) names a header set by a trusted reverse proxy;
-    its last entry is the client address used for rate limiting. Without it the peer address is
-    used (behind an Ingress that is the proxy: the global bucket still bounds the total).
-    Serve it with aiohttp's access log off, or keep ``install_access_log_scrubber`` in place.
+    ``trusted_proxies``: peers (an Ingress controller) whose ``X-Forwarded-For`` names the client
+    address used for rate limiting (``clientaddr``); any other peer is the client itself.
+    Serve it with aiohttp's access log off, or keep ``install_access_log_scrubber`` in place, and
+    behind ``guard.start_guarded_site`` when it is public (header deadline, connection caps).
     """
     install_access_log_scrubber()
     limiter = rate_limiter if rate_limiter is not None else ClientRateLimiter()
-    endpoint = _CallbackEndpoint(recorder, limiter, client_ip_header)
+    endpoint = _CallbackEndpoint(recorder, limiter, tuple(trusted_proxies))
     app = web.Application(middlewares=[_security_middleware], client_max_size=1024)
     app.router.add_route("*", path, endpoint.handle)
     return app
@@ -86,14 +87,19 @@ async def _security_middleware(request: web.Request, handler: Handler) -> web.St
         if exc.status == 405:
             response.headers["Allow"] = ALLOWED_METHODS
     response.headers.update(SECURITY_HEADERS)
+    # One request per connection: a browser makes one; a held keep-alive connection would
+    # escape the guard's header deadline.
+    response.force_close()
     return response
 
 
 class _CallbackEndpoint:
-    def __init__(self, recorder: ConsentRecorder, limiter: ClientRateLimiter, ip_header: str | None) -> None:
+    def __init__(
+        self, recorder: ConsentRecorder, limiter: ClientRateLimiter, proxies: tuple[Network, ...]
+    ) -> None:
         self._recorder = recorder
         self._limiter = limiter
-        self._ip_header = ip_header
+        self._proxies = proxies
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if not self._limiter.allow(self._client(request)):
@@ -129,12 +135,7 @@ class _CallbackEndpoint:
         return _html(pages.refused_page(outcome, result.display_name), 200)
 
     def _client(self, request: web.Request) -> str:
-        if self._ip_header is not None:
-            forwarded = request.headers.get(self._ip_header, "")
-            last = forwarded.rsplit(",", 1)[-1].strip()
-            if last:
-                return last[:64]
-        return request.remote or "unknown"
+        return client_address(request.remote, request.headers.getall(FORWARDED_FOR, []), self._proxies)
 
 
 def parse_callback_query(request: web.Request) -> tuple[str, ConsentOutcome] | None:

@@ -21,6 +21,7 @@ from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.references import SecretValues, Unresolved, app_key
 from nylas_operator.controllers.status import Report
 from nylas_operator.kube import CONNECTORS, CREDENTIALS
+from nylas_operator.nylas.hosts import api_host_refusal, parse_allowed_hosts
 
 
 def claim_key(spec: NylasConnectorSpec) -> tuple[str, Any, str]:
@@ -76,6 +77,8 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
     app = app_key(spec)
     report.set(provider=spec.provider, api_url=app.base_url)
+    if refusal := api_host_refusal(app.base_url, parse_allowed_hosts(ctx.settings.nylas.allowed_hosts)):
+        raise Unresolved(c.Reason.API_HOST_NOT_ALLOWED, refusal, terminal=True)
     winner = ctx.claims.claim(claim_key(spec), claimant(body))
     if winner.uid != meta["uid"]:
         raise Unresolved(

@@ -195,13 +195,8 @@ async def _write_output_secret(
         return
     data = {"grant_id": grant_id, "email": spec.email, "provider": provider, "api_url": app.base_url}
     meta = body["metadata"]
-    if not await ctx.kube.write_owned_secret(meta["namespace"], target.name, data, body):
-        report.condition(
-            c.SYNCED,
-            False,
-            c.Reason.CONFLICT,
-            f"Secret {target.name!r} exists and is not owned by this grant: not overwritten",
-        )
+    if not (written := await ctx.kube.write_owned_secret(meta["namespace"], target.name, data, body)):
+        report.condition(c.SYNCED, False, c.Reason.CONFLICT, written.reason)
 
 
 async def gone(ctx: Context, body: Mapping[str, Any]) -> None:

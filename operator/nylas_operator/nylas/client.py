@@ -85,6 +85,9 @@ class NylasClient:
             sleep=sleep,
             clock=clock,
             rng=rng,
+            attempt_deadline=self.settings.attempt_deadline,
+            max_response_bytes=self.settings.max_response_bytes,
+            allowed_hosts=self.settings.allowed_hosts,
         )
         self.applications = Applications(self._transport)
         self.connectors = Connectors(self._transport)

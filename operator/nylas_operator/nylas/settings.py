@@ -47,6 +47,16 @@ class NylasSettings:
     """Requests allowed back to back before pacing starts."""
     max_connections: int = 20
     """Connection pool size of the application's single ``httpx.AsyncClient``."""
+    attempt_deadline: float = 60.0
+    """Seconds one attempt may take from sending to the last byte of the answer. httpx's timeouts
+    are per read, so a server trickling a byte at a time would hold the call (and the object's
+    worker) for ever without it. Waiting for the rate budget is not counted."""
+    max_response_bytes: int = 4 * 1024 * 1024
+    """Largest answer body read (after decompression); a longer one fails the call, so a bad
+    ``apiUrl`` cannot fill memory. A page of 200 grants is well under 1 MiB."""
+    allowed_hosts: tuple[str, ...] | None = None
+    """Hosts a request may go to (``hosts.py`` syntax); anything else is refused before sending.
+    None: no check (library use); the operator always sets it."""
     user_agent: str = "nylas-operator"
     write_gate: Callable[[], bool] | None = None
     """Asked right before every request that is not a GET leaves the process; False refuses it

@@ -148,6 +148,7 @@ class Sandbox:
         self.root = Path()
         self.plane: controlplane.ControlPlane | None = None
         self.operator: Child | None = None
+        self.consent_server: Child | None = None
         self._owns_root = options.directory is None
         self._cleanup = contextlib.ExitStack()
         self._signals = Signals(on_repeat=lambda: _say("Still stopping, one moment…"))
@@ -248,11 +249,11 @@ class Sandbox:
         return self._cleanup.enter_context(run_emulator(config))
 
     def _start_operator(self, namespaces: list[str]) -> None:
-        callback_port, health_port = processes.free_ports(2)
+        callback_port, health_port, consent_health_port = processes.free_ports(3)
+        namespace_args = [arg for ns in namespaces for arg in ("--namespace", ns)]
         args = [
-            sys.executable, "-m", "nylas_operator.cli", "run",
-            *(arg for ns in namespaces for arg in ("--namespace", ns)),
-            "--callback-listen", f"127.0.0.1:{callback_port}",
+            sys.executable, "-m", "nylas_operator.cli", "run", *namespace_args,
+            # The callback runs beside the operator as its own process, as the chart installs it.
             "--callback-url", f"http://127.0.0.1:{callback_port}{DEFAULT_PATH}",
             "--health-listen", f"127.0.0.1:{health_port}",
             "--scope-cache-delay", self.options.settle_delay,
@@ -260,15 +261,30 @@ class Sandbox:
             # A sandbox should feel quick: retry failed reconciles soon (production: 5s to 5m).
             "--min-retry-delay", "1s", "--max-retry-delay", "15s",
         ]  # fmt: skip
+        consent_args = [
+            sys.executable, "-m", "nylas_operator.cli", "consent-server", *namespace_args,
+            "--callback-listen", f"127.0.0.1:{callback_port}",
+            "--health-listen", f"127.0.0.1:{consent_health_port}",
+            "--scope-cache-delay", self.options.settle_delay,
+            "--log-level", self.options.log_level,
+        ]  # fmt: skip
         operator = Child("operator", args, self.root / "logs" / "operator.log")
+        consent = Child("consent-server", consent_args, self.root / "logs" / "consent-server.log")
         self.operator = operator
+        self.consent_server = consent
         self._cleanup.callback(operator.stop)
+        self._cleanup.callback(consent.stop)
+        consent.start()
         operator.start()
         try:
+            consent.wait_http_ok(f"http://127.0.0.1:{consent_health_port}/readyz", OPERATOR_START_TIMEOUT)
             operator.wait_http_ok(f"http://127.0.0.1:{health_port}/readyz", OPERATOR_START_TIMEOUT)
         except SupervisionError as exc:
             raise SandboxError(str(exc)) from None
-        _say(f"Operator running (pid {operator.pid}), consent callback at http://127.0.0.1:{callback_port}.")
+        _say(
+            f"Operator running (pid {operator.pid}); consent server (pid {consent.pid}) "
+            f"at http://127.0.0.1:{callback_port}."
+        )
 
     # --- progress -----------------------------------------------------------------------------------
 
@@ -286,6 +302,8 @@ class Sandbox:
             assert self.operator is not None
             try:
                 self.operator.check_alive()
+                if self.consent_server is not None:
+                    self.consent_server.check_alive()
             except SupervisionError as exc:
                 raise SandboxError(str(exc)) from None
             objects = self._objects()

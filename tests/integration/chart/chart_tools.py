@@ -95,10 +95,16 @@ def one(objects: Sequence[Mapping[str, Any]], kind: str, name: str | None = None
     return found[0]
 
 
-def container(objects: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
-    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
-    assert len(pod["containers"]) == 1
-    return pod["containers"][0]
+def container(objects: Sequence[Mapping[str, Any]], name: str = "operator") -> Mapping[str, Any]:
+    """The only container named ``name`` (``operator``, or ``consent-server``) of any Deployment."""
+    found = [
+        c
+        for deploy in by_kind(objects, "Deployment")
+        for c in deploy["spec"]["template"]["spec"]["containers"]
+        if c["name"] == name
+    ]
+    assert len(found) == 1, f"{len(found)} containers named {name}"
+    return found[0]
 
 
 def dump_all(objects: Sequence[Mapping[str, Any]]) -> str:

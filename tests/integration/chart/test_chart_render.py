@@ -39,7 +39,16 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "rbac": {"clusterScanning": False},
     },
 }
-CLUSTER_SCOPED = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Namespace"}
+CLUSTER_SCOPED = {
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Namespace",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+}
+# Rendered by default beside the operator's own roles (test_chart_security.py checks them).
+CONSENT_CLUSTER_ROLES = {"nylas-operator-consent", "nylas-operator-consent-approver"}
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
@@ -64,7 +73,7 @@ def test_every_namespaced_object_names_its_namespace(name: str, tmp_path: Path) 
 
 def test_default_deployment_is_one_restricted_recreated_replica(tmp_path: Path) -> None:
     objects = render({}, tmp_path)
-    deploy = one(objects, "Deployment")
+    deploy = one(objects, "Deployment", "nylas-operator")
     assert deploy["spec"]["replicas"] == 1
     assert deploy["spec"]["strategy"] == {"type": "Recreate"}
     pod = deploy["spec"]["template"]["spec"]
@@ -82,7 +91,6 @@ def test_default_deployment_is_one_restricted_recreated_replica(tmp_path: Path) 
     assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
     assert c["args"] == [
         "--all-namespaces",
-        "--callback-listen=0.0.0.0:8081",
         "--health-listen=0.0.0.0:8080",
         "--metrics-listen=0.0.0.0:9090",
         "--log-level=info",
@@ -91,14 +99,20 @@ def test_default_deployment_is_one_restricted_recreated_replica(tmp_path: Path) 
         "--drift-interval=30m",
         "--nylas-rate=50",
         "--nylas-burst=10",
+        "--nylas-allowed-hosts=api.us.nylas.com,api.eu.nylas.com,localhost,127.0.0.0/8,::1",
         "--max-concurrent-reconciles=1000",
         "--canary-namespace=nylas-operator",
         "--canary-interval=60s",
         "--canary-deadline=30s",
     ]
     assert c["image"] == "ghcr.io/nylas-operator/nylas-operator:0.1.0"
-    assert {p["name"] for p in c["ports"]} == {"callback", "health", "metrics"}
-    assert one(objects, "Service", "nylas-operator")["spec"]["ports"][0]["targetPort"] == "callback"
+    # Nothing public on the operator: the callback Service selects the consent server's pods.
+    assert {p["name"] for p in c["ports"]} == {"health", "metrics"}
+    callback = one(objects, "Service", "nylas-operator")["spec"]
+    assert callback["ports"][0]["targetPort"] == "callback"
+    consent_pod = one(objects, "Deployment", "nylas-operator-consent")["spec"]["template"]["metadata"]
+    assert callback["selector"].items() <= consent_pod["labels"].items()
+    assert not callback["selector"].items() <= deploy["spec"]["template"]["metadata"]["labels"].items()
     assert one(objects, "Service", "nylas-operator-metrics")["spec"]["ports"][0]["targetPort"] == "metrics"
     for absent in ("Ingress", "ServiceMonitor", "NetworkPolicy", "ConfigMap"):
         assert not by_kind(objects, absent), absent
@@ -106,23 +120,27 @@ def test_default_deployment_is_one_restricted_recreated_replica(tmp_path: Path) 
 
 def test_default_pod_is_on_the_pod_network_with_only_its_tmp_volume(tmp_path: Path) -> None:
     objects = render({}, tmp_path)
-    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    pod = one(objects, "Deployment", "nylas-operator")["spec"]["template"]["spec"]
     assert "hostNetwork" not in pod and "dnsPolicy" not in pod
     assert [v["name"] for v in pod["volumes"]] == ["tmp"]
     assert [m["name"] for m in container(objects)["volumeMounts"]] == ["tmp"]
 
 
 def test_host_network_defaults_dns_policy_to_cluster_first_with_host_net(tmp_path: Path) -> None:
-    pod = one(render({"hostNetwork": True}, tmp_path), "Deployment")["spec"]["template"]["spec"]
+    pod = one(render({"hostNetwork": True}, tmp_path), "Deployment", "nylas-operator")["spec"]["template"][
+        "spec"
+    ]
     assert pod["hostNetwork"] is True
     assert pod["dnsPolicy"] == "ClusterFirstWithHostNet"
 
 
 def test_explicit_dns_policy_wins(tmp_path: Path) -> None:
     values = {"hostNetwork": True, "dnsPolicy": "Default"}
-    pod = one(render(values, tmp_path), "Deployment")["spec"]["template"]["spec"]
+    pod = one(render(values, tmp_path), "Deployment", "nylas-operator")["spec"]["template"]["spec"]
     assert (pod["hostNetwork"], pod["dnsPolicy"]) == (True, "Default")
-    pod = one(render({"dnsPolicy": "None"}, tmp_path), "Deployment")["spec"]["template"]["spec"]
+    pod = one(render({"dnsPolicy": "None"}, tmp_path), "Deployment", "nylas-operator")["spec"]["template"][
+        "spec"
+    ]
     assert "hostNetwork" not in pod and pod["dnsPolicy"] == "None"
 
 
@@ -130,14 +148,14 @@ def test_extra_volumes_and_mounts_come_after_tmp(tmp_path: Path) -> None:
     volume = {"name": "ca", "configMap": {"name": "corp-ca"}}
     mount = {"name": "ca", "mountPath": "/etc/corp-ca", "readOnly": True}
     objects = render({"extraVolumes": [volume], "extraVolumeMounts": [mount]}, tmp_path)
-    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    pod = one(objects, "Deployment", "nylas-operator")["spec"]["template"]["spec"]
     assert pod["volumes"][1:] == [volume]
     assert container(objects)["volumeMounts"][1:] == [mount]
 
 
 def test_two_replicas_elect_a_leader_through_a_lease_of_their_own(tmp_path: Path) -> None:
     objects = render(VALUE_SETS["replicated"], tmp_path, namespace="ops")
-    deploy = one(objects, "Deployment")
+    deploy = one(objects, "Deployment", "nylas-operator")
     assert deploy["spec"]["replicas"] == 2
     assert deploy["spec"]["strategy"] == {"type": "Recreate"}  # old Pods gone before new ones act
     args = container(objects)["args"]
@@ -172,14 +190,14 @@ def test_one_replica_has_no_leader_election_unless_asked(tmp_path: Path) -> None
     assert not [a for a in container(plain)["args"] if a.startswith("--leader")]
     assert not [r for r in by_kind(plain, "Role") if r["metadata"]["name"].endswith("leader-election")]
     asked = render({"leaderElection": {"enabled": True}}, tmp_path)
-    assert one(asked, "Deployment")["spec"]["replicas"] == 1
+    assert one(asked, "Deployment", "nylas-operator")["spec"]["replicas"] == 1
     assert "--leader-elect" in container(asked)["args"]
 
 
 def test_default_rbac_is_one_cluster_role_plus_the_own_namespace(tmp_path: Path) -> None:
     objects = render({}, tmp_path)
     roles = {o["metadata"]["name"]: o for o in by_kind(objects, "ClusterRole")}
-    assert set(roles) == {"nylas-operator", "nylas-operator-scanning"}
+    assert set(roles) == {"nylas-operator", "nylas-operator-scanning", *CONSENT_CLUSTER_ROLES}
     scanning = roles["nylas-operator-scanning"]["rules"]
     # kopf observes namespaces only when it serves a list of them: not in all-namespaces mode.
     assert scanning == [
@@ -205,8 +223,11 @@ def test_default_rbac_is_one_cluster_role_plus_the_own_namespace(tmp_path: Path)
 
 def test_namespaced_mode_has_roles_per_namespace_and_nothing_broad_cluster_wide(tmp_path: Path) -> None:
     objects = render(VALUE_SETS["namespaced"], tmp_path)
-    assert [o["metadata"]["name"] for o in by_kind(objects, "ClusterRole")] == ["nylas-operator-scanning"]
-    (scanning,) = by_kind(objects, "ClusterRole")
+    # The approver role grants nothing until bound (or aggregated into a namespace's admin).
+    cluster_roles = {o["metadata"]["name"]: o for o in by_kind(objects, "ClusterRole")}
+    assert set(cluster_roles) == {"nylas-operator-scanning", "nylas-operator-consent-approver"}
+    assert not [b for b in by_kind(objects, "ClusterRoleBinding") if "consent" in b["roleRef"]["name"]]
+    scanning = cluster_roles["nylas-operator-scanning"]
     for rule in scanning["rules"]:
         assert rule["verbs"] == ["get", "list", "watch"]
         assert rule["resources"] in (["customresourcedefinitions"], ["namespaces"])
@@ -216,8 +237,10 @@ def test_namespaced_mode_has_roles_per_namespace_and_nothing_broad_cluster_wide(
         ("team-a", "nylas-operator"),
         ("team-b", "nylas-operator"),
         ("team-a", "nylas-operator-canary"),
+        ("team-a", "nylas-operator-consent"),
+        ("team-b", "nylas-operator-consent"),
     }
-    assert len(by_kind(objects, "RoleBinding")) == 3
+    assert len(by_kind(objects, "RoleBinding")) == 5
     for role in by_kind(objects, "Role"):
         if role["metadata"]["name"] == "nylas-operator":
             assert CANARY_RULE in role["rules"]
@@ -250,9 +273,19 @@ def test_exposed_set_renders_ingress_callback_url_monitoring_and_argocd(tmp_path
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     metrics_svc = one(objects, "Service", "nylas-operator-metrics")
     assert monitor["spec"]["selector"]["matchLabels"].items() <= metrics_svc["metadata"]["labels"].items()
-    policy = one(objects, "NetworkPolicy")["spec"]
+    # The callback's peers reach only the consent server; the operator accepts only scrapes.
+    policy = one(objects, "NetworkPolicy", "nylas-operator-consent")["spec"]
     assert policy["policyTypes"] == ["Ingress"]
-    assert policy["ingress"][0]["from"] == [{"namespaceSelector": {"matchLabels": {"name": "ingress"}}}]
+    assert policy["ingress"] == [
+        {
+            "ports": [{"port": "callback", "protocol": "TCP"}],
+            "from": [{"namespaceSelector": {"matchLabels": {"name": "ingress"}}}],
+        }
+    ]
+    operator_policy = one(objects, "NetworkPolicy", "nylas-operator")["spec"]
+    assert [rule["ports"] for rule in operator_policy["ingress"]] == [
+        [{"port": "metrics", "protocol": "TCP"}]
+    ]
     health = one(objects, "ConfigMap", "nylas-operator-argocd-health")["data"]
     lua = (CHART / "files" / "argocd" / "health.lua").read_text()
     for kind in ("NylasConnector", "NylasCredential", "ServiceAccountGrant"):
@@ -283,7 +316,8 @@ def test_minimal_set_renders_no_crds_no_metrics_and_no_cluster_scope(tmp_path: P
         assert not by_kind(objects, absent)
     assert [o["metadata"]["name"] for o in by_kind(objects, "Service")] == ["nylas-operator"]
     assert not any(a.startswith("--metrics-listen") for a in container(objects)["args"])
-    assert [o["metadata"]["name"] for o in by_kind(objects, "ClusterRole")] == ["nylas-operator"]
+    names = {o["metadata"]["name"] for o in by_kind(objects, "ClusterRole")}
+    assert names == {"nylas-operator", *CONSENT_CLUSTER_ROLES}
 
 
 def test_crds_are_kept_on_uninstall_unless_told_otherwise(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from nylas_operator.api.conditions import (
+    MAX_MESSAGE,
+    cap_message,
     find_condition,
     is_true,
     make_condition,
@@ -91,3 +93,12 @@ def test_rfc3339_round_trip() -> None:
     text = now_rfc3339(T0)
     assert text == "2026-01-02T03:04:05Z"
     assert parse_rfc3339(text) == T0.replace(microsecond=0)
+
+
+def test_condition_messages_are_capped_and_single_line() -> None:
+    huge = "x" * 100_000
+    cond = make_condition("Ready", False, "NylasRejected", huge)
+    assert len(cond["message"]) == MAX_MESSAGE and cond["message"].endswith("…")
+    assert make_condition("Ready", True, "Available", "fine")["message"] == "fine"
+    assert cap_message("a\nb\x1b[31mc") == "a b [31mc"
+    assert cap_message("y" * MAX_MESSAGE) == "y" * MAX_MESSAGE  # exactly the cap is not cut

@@ -12,6 +12,7 @@ from consent_fakes import FakeRecorder
 
 from nylas_operator.consent import tokens
 from nylas_operator.consent.callback import SECURITY_HEADERS, make_callback_app
+from nylas_operator.consent.clientaddr import parse_proxies
 from nylas_operator.consent.pages import INVALID_MESSAGE
 from nylas_operator.consent.ratelimit import ClientRateLimiter
 from nylas_operator.observability.serving import RunningSite, start_site
@@ -185,7 +186,9 @@ async def test_recorder_failure_is_503_and_the_state_stays_usable(
 async def test_rate_limit_per_client_address(recorder: FakeRecorder, http: aiohttp.ClientSession) -> None:
     limiter = ClientRateLimiter(rate=0.001, burst=3, global_rate=0.001, global_burst=5)
     site = await start_site(
-        make_callback_app(recorder, rate_limiter=limiter, client_ip_header="X-Forwarded-For")
+        make_callback_app(
+            recorder, rate_limiter=limiter, trusted_proxies=parse_proxies(["127.0.0.1", "10.0.0.0/8"])
+        )
     )
     try:
         target = url(site, admin_consent="true", state=tokens.new_state()[0])
@@ -199,14 +202,33 @@ async def test_rate_limit_per_client_address(recorder: FakeRecorder, http: aioht
                         assert response.headers[name] == value
         assert statuses == [400, 400, 400, 429, 429]
         # Another client has its own bucket...
-        async with http.get(target, headers={"X-Forwarded-For": "10.0.0.2"}) as response:
+        async with http.get(target, headers={"X-Forwarded-For": "198.51.100.2"}) as response:
             assert response.status == 400
         # ...until the global bucket (5) is empty too.
-        async with http.get(target, headers={"X-Forwarded-For": "10.0.0.3"}) as response:
+        async with http.get(target, headers={"X-Forwarded-For": "198.51.100.3"}) as response:
             assert response.status == 400
-        async with http.get(target, headers={"X-Forwarded-For": "10.0.0.4"}) as response:
+        async with http.get(target, headers={"X-Forwarded-For": "198.51.100.4"}) as response:
             assert response.status == 429
         assert len(recorder.calls) == 5  # rate-limited requests never reach the recorder
+    finally:
+        await site.close()
+
+
+async def test_forwarded_for_from_an_untrusted_peer_is_ignored(
+    recorder: FakeRecorder, http: aiohttp.ClientSession
+) -> None:
+    limiter = ClientRateLimiter(rate=0.001, burst=2, global_rate=100, global_burst=100)
+    # Only 10.0.0.0/8 is a proxy: the loopback peer is the client, whatever it claims.
+    site = await start_site(
+        make_callback_app(recorder, rate_limiter=limiter, trusted_proxies=parse_proxies(["10.0.0.0/8"]))
+    )
+    try:
+        target = url(site, admin_consent="true", state=tokens.new_state()[0])
+        statuses = []
+        for i in range(4):  # a fresh forged address per request does not buy a fresh bucket
+            async with http.get(target, headers={"X-Forwarded-For": f"198.51.100.{i}"}) as response:
+                statuses.append(response.status)
+        assert statuses == [400, 400, 429, 429]
     finally:
         await site.close()
 
