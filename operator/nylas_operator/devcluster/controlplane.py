@@ -45,8 +45,14 @@ STATE_FILE = "state.json"
 KUBECONFIG_FILE = "kubeconfig"
 TEMP_PREFIX = "nylas-operator-cp-"
 # Default controllers: GC and namespace deletion are what tests rely on; the serviceaccount controller
-# makes the `default` ServiceAccount appear in every namespace, as on a real cluster.
-CONTROLLERS = ("garbage-collector-controller", "namespace-controller", "serviceaccount-controller")
+# makes the `default` ServiceAccount appear in every namespace, as on a real cluster; the
+# clusterrole aggregation controller fills the built-in view/edit/admin roles from labelled ones.
+CONTROLLERS = (
+    "garbage-collector-controller",
+    "namespace-controller",
+    "serviceaccount-controller",
+    "clusterrole-aggregation-controller",
+)
 _PORT_RETRIES = 3
 _ADDRESS_IN_USE = "address already in use"
 _CONTEXT = "nylas-operator-dev"
