@@ -518,7 +518,7 @@ def test_aggregated_roles_extend_the_builtin_view_and_edit_roles(
             (viewer, "watch", "nylascredentials.nylas-operator.io"),
             (editor, "get", grants),
             (editor, "create", grants),
-            (editor, "patch", "nylascredentials.nylas-operator.io"),  # approve consent by annotation
+            (editor, "patch", "nylascredentials.nylas-operator.io"),  # labels, annotations, spec
             (editor, "delete", "nylasconnectors.nylas-operator.io"),
         ]
         denied = [
