@@ -66,10 +66,14 @@ def version_drift(root: Path = ROOT) -> list[str]:
 
 
 def git_commit(root: Path = ROOT) -> str:
+    """HEAD, with `-dirty` when tracked files differ from it (the build is not that commit)."""
     result = subprocess.run(
         ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
     )
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
+    if result.returncode != 0:
+        return "unknown"
+    clean = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD"], check=False).returncode == 0
+    return result.stdout.strip() + ("" if clean else "-dirty")
 
 
 def helm_binary() -> str:

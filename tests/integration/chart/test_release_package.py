@@ -47,7 +47,10 @@ def test_the_wheel_carries_the_version_and_the_commit(dist: Path) -> None:
     version = load_release().project_version()
     wheel = dist / f"nylas_operator-{version}-py3-none-any.whl"
     with zipfile.ZipFile(wheel) as zf:
-        assert zf.read("nylas_operator/BUILD_COMMIT").decode().strip() == head()
+        baked = zf.read("nylas_operator/BUILD_COMMIT").decode().strip()
+    assert baked.removesuffix("-dirty") == head()
+    assert baked == load_release().git_commit()  # -dirty exactly when tracked files differ from HEAD
+    with zipfile.ZipFile(wheel) as zf:
         metadata = zf.read(f"nylas_operator-{version}.dist-info/METADATA").decode()
         names = zf.namelist()
     assert f"\nVersion: {version}\n" in metadata
