@@ -192,14 +192,19 @@ class Operator:
     """``nylas-operator run ...`` as a subprocess, logging to a file in the run directory."""
 
     def __init__(
-        self, plane: ControlPlane, log_path: Path, args: Sequence[str], nylas_rate: float | None = None
+        self,
+        plane: ControlPlane,
+        log_path: Path,
+        args: Sequence[str],
+        nylas_rate: float | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.args = list(args)
         self.log_path = log_path
         self.nylas_rate = nylas_rate
         self._log = log_path.open("ab")
         self.started = time.time()
-        env = plane.env()
+        env = {**plane.env(), **(env or {})}
         rate, burst = budget(nylas_rate)
         budget_args = [] if nylas_rate is None else ["--nylas-rate", str(rate), "--nylas-burst", str(burst)]
         command = [*_cli(), "run", *self.args, *budget_args]
@@ -241,9 +246,11 @@ class Stack:
 
     nylas_rate: float | None = None
 
-    def start_operator(self, args: Sequence[str], name: str = "operator") -> Operator:
+    def start_operator(
+        self, args: Sequence[str], name: str = "operator", env: dict[str, str] | None = None
+    ) -> Operator:
         log = self.run_dir / f"{name}-{len(self.operators)}.log"
-        operator = Operator(self.plane, log, args, self.nylas_rate)
+        operator = Operator(self.plane, log, args, self.nylas_rate, env)
         self.operators.append(operator)
         return operator
 

@@ -2,8 +2,8 @@
 
 Owns: reading one Secret, listing/reading our objects, merge-patching their metadata and status,
 writing a grant's output Secret with an ownerReference, posting Events (in the background, in
-order per object, from bounded queues), writing the health canary ConfigMap. Authentication comes from
-kopf's public login helpers (service account in a pod, else kubeconfig) on one shared
+order per object, from bounded queues), writing the health canary ConfigMap. Credentials come from
+``login.CredentialSource`` (a rotated token is picked up; a 401 re-reads it) on one shared
 ``httpx.AsyncClient``. Does not own: watching (kopf does) or deciding anything (``controllers/``).
 
 Secret values are returned as ``SecretStr`` and never logged; errors carry paths, not bodies.
@@ -32,6 +32,7 @@ import kopf
 from pydantic import SecretStr
 
 from nylas_operator.api.common import GROUP, VERSION
+from nylas_operator.login import BearerAuth, CredentialSource, tls_verify
 from nylas_operator.watchcache import WatchCache
 
 log = logging.getLogger("nylas_operator.kube")
@@ -66,22 +67,23 @@ class KubeUnavailable(KubeError):
         Exception.__init__(self, f"{method} {path}: {type(error).__name__}")
 
 
-def connection_info(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo:
-    """In-cluster service account first, then the kubeconfig (KUBECONFIG or ~/.kube/config)."""
-    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(settings=settings)
-    if info is None:
-        raise kopf.LoginError("no service account token and no kubeconfig found")
-    return info
-
-
 class Kube:
-    def __init__(self, info: kopf.ConnectionInfo, *, timeout: float = 30.0, concurrency: int = 16) -> None:
-        verify: Any = True if info.insecure is None else not info.insecure
-        if not info.insecure:
-            verify = info.as_ssl_context()
+    def __init__(
+        self,
+        info: kopf.ConnectionInfo,
+        *,
+        credentials: CredentialSource | None = None,
+        timeout: float = 30.0,
+        concurrency: int = 16,
+    ) -> None:
+        """``info``: the server and TLS settings (and the token when ``credentials`` is None);
+        ``credentials``: where each request's token comes from (re-read on rotation and on 401)."""
+        verify = tls_verify(info)
+        source = credentials or CredentialSource.static(info)
         self._http = httpx.AsyncClient(
             base_url=info.server.rstrip("/"),
-            headers={**info.as_http_headers(), "User-Agent": "nylas-operator"},
+            headers={"User-Agent": "nylas-operator"},
+            auth=BearerAuth(source),
             verify=verify,
             # The semaphore below already queues: the pool never waits, and every connection
             # is kept alive (no TLS handshake per burst request).

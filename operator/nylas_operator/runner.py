@@ -1,7 +1,9 @@
 """``nylas-operator run``: build the settings once, tune kopf, wire the pieces, run kopf standalone.
 
 Owns: the command line (each option has a ``NYLAS_OPERATOR_*`` environment variable), kopf's
-tuning (one comment per setting), where the liveness canary lives (``canary_home``), the startup
+tuning (one comment per setting), where the liveness canary lives (``canary_home``), the process's
+identity (``operator_identity``), the order of a leader-elected start (standby endpoints, the
+Lease, then kopf; exit when the Lease is lost: ``become_leader``, ``lead``), the startup
 wiring (Kubernetes helper, Nylas client pool, waker, drift loops, consent index and callback
 endpoint, health and metrics endpoints) and the warm-up that fills the claims table and the
 consent index from a LIST before any handler runs.
@@ -11,22 +13,31 @@ Does not own: handlers (``controllers/``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Sequence
+import socket
+import uuid
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final, cast
 
 import click
+import httpx
 import kopf
 
 from nylas_operator.api.common import parse_duration
 from nylas_operator.controllers import canary as canary_module
 from nylas_operator.kube import KINDS
+from nylas_operator.leader import LeaseElector, lease_timings
+from nylas_operator.login import BearerAuth, CredentialSource, tls_verify
+from nylas_operator.observability.health import make_standby_app
+from nylas_operator.observability.serving import start_site
 from nylas_operator.settings import (
     CanarySettings,
     ConsentSettings,
     DriftSettings,
+    LeaderElectionSettings,
     LoggingSettings,
     NylasSettings,
     OperatorSettings,
@@ -47,6 +58,7 @@ WATCH_ONLY_HANDLERS = (
     "secret-rotation",
 )
 KOPF_PREFIX = "kopf.nylas-operator.io"
+LOST_LEASE_EXIT_CODE: Final = 3
 
 
 def _duration(_: click.Context, __: click.Parameter, value: str | None) -> timedelta | None:
@@ -224,6 +236,49 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
     show_default=True,
     help="Objects of one kind reconciled at once; the others wait (bounds memory on bulk applies).",
 )
+@click.option(
+    "--leader-elect/--no-leader-elect",
+    default=False,
+    envvar="NYLAS_OPERATOR_LEADER_ELECT",
+    show_default=True,
+    help="Act only while holding a coordination.k8s.io Lease (for more than one replica).",
+)
+@click.option(
+    "--leader-election-namespace",
+    envvar="NYLAS_OPERATOR_LEADER_ELECTION_NAMESPACE",
+    help="Namespace of the Lease; default: POD_NAMESPACE.",
+)
+@click.option(
+    "--leader-election-name",
+    default=LeaderElectionSettings.name,
+    envvar="NYLAS_OPERATOR_LEADER_ELECTION_NAME",
+    show_default=True,
+    help="Name of the Lease (one per installation).",
+)
+@click.option(
+    "--leader-election-lease-duration",
+    default="15s",
+    callback=_duration,
+    envvar="NYLAS_OPERATOR_LEADER_ELECTION_LEASE_DURATION",
+    show_default=True,
+    help="A standby takes over a Lease not renewed for this long.",
+)
+@click.option(
+    "--leader-election-renew-deadline",
+    default="10s",
+    callback=_duration,
+    envvar="NYLAS_OPERATOR_LEADER_ELECTION_RENEW_DEADLINE",
+    show_default=True,
+    help="The leader stops writing and exits when it could not renew for this long.",
+)
+@click.option(
+    "--leader-election-retry-period",
+    default="2s",
+    callback=_duration,
+    envvar="NYLAS_OPERATOR_LEADER_ELECTION_RETRY_PERIOD",
+    show_default=True,
+    help="Time between renewals (leader) and tries (standby).",
+)
 def run(
     namespaces: Sequence[str],
     all_namespaces: bool,
@@ -246,6 +301,12 @@ def run(
     nylas_rate: float,
     nylas_burst: int,
     max_concurrent_reconciles: int,
+    leader_elect: bool,
+    leader_election_namespace: str | None,
+    leader_election_name: str,
+    leader_election_lease_duration: timedelta,
+    leader_election_renew_deadline: timedelta,
+    leader_election_retry_period: timedelta,
 ) -> None:
     """Run the operator against the current kubeconfig (or the pod's service account)."""
     if bool(namespaces) == all_namespaces:
@@ -257,6 +318,21 @@ def run(
         where = canary_home(canary_namespace, os.environ.get("POD_NAMESPACE"), watch) if canary else None
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    election = LeaderElectionSettings(
+        enabled=leader_elect,
+        namespace=leader_election_namespace or os.environ.get("POD_NAMESPACE") or None,
+        name=leader_election_name,
+        lease_duration=leader_election_lease_duration,
+        renew_deadline=leader_election_renew_deadline,
+        retry_period=leader_election_retry_period,
+    )
+    if leader_elect:
+        if not election.namespace:
+            raise click.UsageError("--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)")
+        try:
+            lease_timings(election.lease_duration, election.renew_deadline, election.retry_period)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
     settings = OperatorSettings(
         nylas=NylasSettings(rate=nylas_rate, burst=nylas_burst),
         processing=ProcessingSettings(max_concurrent_reconciles=max_concurrent_reconciles),
@@ -276,13 +352,14 @@ def run(
         ),
         logging=LoggingSettings(level=log_level.upper(), format="json" if log_format == "json" else "text"),
         watch=watch,
+        leader_election=election,
     )
     from nylas_operator.observability.logging import configure_logging
 
     configure_logging(settings.logging.level, settings.logging.format, quiet_handlers=WATCH_ONLY_HANDLERS)
     if canary and where is None:
         log.warning("no health canary: serving all namespaces outside a pod; set --canary-namespace")
-    asyncio.run(operate(settings))
+    asyncio.run(operate(settings, operator_identity(os.environ)))
 
 
 def canary_home(explicit: str | None, pod_namespace: str | None, watch: WatchSettings) -> str | None:
@@ -301,19 +378,95 @@ def canary_home(explicit: str | None, pod_namespace: str | None, watch: WatchSet
     return watch.namespaces[0] if watch.namespaces else None
 
 
-async def operate(settings: OperatorSettings) -> None:
+def operator_identity(env: Mapping[str, str]) -> str:
+    """This process's name for kopf and the Lease: the Pod's name (or the host's) and a random part
+    (a restarted container keeps its Pod name and pid 1). Never the passwd database: the image's
+    uid 65532 has no entry there, and kopf's own fallback (``getpass.getuser()``) raises KeyError."""
+    name = env.get("POD_NAME") or socket.gethostname() or "nylas-operator"
+    return f"{name}_{uuid.uuid4().hex[:8]}"
+
+
+async def operate(settings: OperatorSettings, identity: str) -> None:
     from nylas_operator.controllers.handlers import build_registry
     from nylas_operator.controllers.lifecycle import register_lifecycle
 
+    credentials = CredentialSource.from_environment()
+    memo = kopf.Memo()
+    memo.credentials = credentials
+    memo.identity = identity
     registry = build_registry()
     register_lifecycle(registry, settings)
-    await kopf.operator(
-        registry=registry,
-        standalone=True,  # one replica (Deployment strategy Recreate); kopf peering is not leader election
-        clusterwide=settings.watch.all_namespaces,
-        namespaces=settings.watch.namespaces,
-        memo=kopf.Memo(),
+    log.info("starting as %s with credentials from the %s", identity, credentials.describe)
+
+    def running() -> Coroutine[Any, Any, None]:
+        return kopf.operator(
+            registry=registry,
+            # Given: kopf's own guess reads the passwd database. (kopf's Identity is an unexported
+            # NewType of str.)
+            identity=cast(Any, identity),
+            standalone=True,  # kopf's peering is not leader election (leader.py is)
+            clusterwide=settings.watch.all_namespaces,
+            namespaces=settings.watch.namespaces,
+            memo=memo,
+        )
+
+    if not settings.leader_election.enabled:
+        await running()
+        return
+    async with await lease_client(credentials, settings.leader_election) as http:
+        elector = await become_leader(http, settings, identity)
+        memo.leader = elector
+        await lead(running(), elector)
+
+
+async def lease_client(credentials: CredentialSource, election: LeaderElectionSettings) -> httpx.AsyncClient:
+    """A small client of its own for the Lease: its requests never queue behind reconciles."""
+    info = await credentials.current()
+    return httpx.AsyncClient(
+        base_url=info.server.rstrip("/"),
+        auth=BearerAuth(credentials),
+        verify=tls_verify(info),
+        headers={"User-Agent": "nylas-operator/leader-election"},
+        timeout=election.renew_deadline.total_seconds(),
     )
+
+
+async def become_leader(http: httpx.AsyncClient, settings: OperatorSettings, identity: str) -> LeaseElector:
+    """Wait for the Lease, answering the probes as a standby meanwhile; nothing else runs yet."""
+    election = settings.leader_election
+    assert election.namespace is not None
+    elector = LeaseElector(
+        http,
+        namespace=election.namespace,
+        name=election.name,
+        identity=identity,
+        timings=lease_timings(election.lease_duration, election.renew_deadline, election.retry_period),
+    )
+    listen = settings.server.health_listen
+    site = await start_site(make_standby_app(lambda: elector.holder), *listen) if listen else None
+    try:
+        await elector.acquire()
+    finally:
+        if site is not None:
+            await site.close()  # kopf's startup serves the leader's endpoints on the same address
+    return elector
+
+
+async def lead(running: Coroutine[Any, Any, None], elector: LeaseElector) -> None:
+    """Run kopf while renewing; on loss exit at once (controller-runtime's way): the Pod restarts as a
+    standby, and no cleanup handler, retry or queued write gets to run after the Lease is gone."""
+    operator = asyncio.create_task(running, name="kopf")
+    holding = asyncio.create_task(elector.hold(), name="leader lease")
+    done, _ = await asyncio.wait({operator, holding}, return_when=asyncio.FIRST_COMPLETED)
+    if holding in done:
+        log.error("leader election lost: exiting")
+        logging.shutdown()
+        os._exit(LOST_LEASE_EXIT_CODE)
+    holding.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await holding
+    await elector.release()  # kopf stopped cleanly: hand over without waiting the Lease out
+    operator.result()
 
 
 def tune_kopf(settings: kopf.OperatorSettings, processing: ProcessingSettings) -> None:
@@ -362,7 +515,7 @@ def tune_kopf(settings: kopf.OperatorSettings, processing: ProcessingSettings) -
     settings.persistence.consistency_timeout = 30
 
 
-def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
-    from nylas_operator.kube import connection_info
-
-    return connection_info(settings)
+async def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
+    """kopf's login handler: the credentials of ``login.CredentialSource`` (again after a 401)."""
+    credentials: CredentialSource = memo.credentials
+    return await credentials.for_kopf()

@@ -137,6 +137,26 @@ class ProcessingSettings:
 
 
 @dataclass(frozen=True)
+class LeaderElectionSettings:
+    """One acting replica among several, through a ``coordination.k8s.io`` Lease (``leader.py``).
+    Defaults are client-go's and controller-runtime's."""
+
+    enabled: bool = False
+    """Off: the operator acts at once (one replica, Deployment strategy Recreate)."""
+    namespace: str | None = None
+    """Where the Lease lives (default: the Pod's namespace, ``POD_NAMESPACE``)."""
+    name: str = "nylas-operator"
+    """The Lease's name: replicas of one installation share it; two installations must not."""
+    lease_duration: timedelta = timedelta(seconds=15)
+    """A standby takes a Lease not renewed for this long: the failover time after a crash."""
+    renew_deadline: timedelta = timedelta(seconds=10)
+    """A leader that could not renew for this long stops writing and exits (below the duration:
+    the difference is the margin for a write already on the wire)."""
+    retry_period: timedelta = timedelta(seconds=2)
+    """Time between two renewals (leader) or two tries (standby)."""
+
+
+@dataclass(frozen=True)
 class OperatorSettings:
     nylas: NylasSettings = field(default_factory=NylasSettings)
     consent: ConsentSettings = field(default_factory=ConsentSettings)
@@ -147,6 +167,7 @@ class OperatorSettings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     watch: WatchSettings = field(default_factory=WatchSettings)
     processing: ProcessingSettings = field(default_factory=ProcessingSettings)
+    leader_election: LeaderElectionSettings = field(default_factory=LeaderElectionSettings)
 
 
 def parse_listen(value: str) -> tuple[str, int]:

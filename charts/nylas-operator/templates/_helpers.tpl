@@ -112,9 +112,22 @@ nylas-operator-canary
 {{- else }}
 - --no-canary
 {{- end }}
+{{- if (include "nylas-operator.leaderElection" .) }}
+- --leader-elect
+- --leader-election-namespace={{ .Release.Namespace }}
+- --leader-election-name={{ include "nylas-operator.fullname" . }}
+- --leader-election-lease-duration={{ .Values.leaderElection.leaseDuration }}
+- --leader-election-renew-deadline={{ .Values.leaderElection.renewDeadline }}
+- --leader-election-retry-period={{ .Values.leaderElection.retryPeriod }}
+{{- end }}
 {{- range .Values.operator.extraArgs }}
 - {{ . }}
 {{- end }}
+{{- end -}}
+
+{{/* "true" when leader election is on: asked for, or needed by more than one replica. */}}
+{{- define "nylas-operator.leaderElection" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicas) 1) }}true{{ end }}
 {{- end -}}
 
 {{/* Permissions on the operator's own kinds, Secrets and Events: one list, used by the

@@ -3,8 +3,10 @@
 Owns: kopf's login/startup/cleanup handlers on our registry. Startup tunes kopf (``runner``),
 serves ``/healthz``/``/readyz`` first (readiness fails until startup ends), picks where kopf keeps
 its diffbase by the installed CRDs (``diffbase.py``), creates the Kubernetes
-helper, the objects-by-phase book (``memo.phases``), the Nylas client pool (its observer feeds
-metrics; each new application starts a drift loop), the waker, the consent index and recorder;
+helper (credentials from ``memo.credentials``, ``login.py``), the objects-by-phase book
+(``memo.phases``), the Nylas client pool (its observer feeds metrics; each new application starts
+a drift loop; its requests name this replica, and with leader election every write passes the
+Lease's fence, ``memo.leader``), the waker, the consent index and recorder;
 then LISTs the served namespaces once to fill the claims table and the consent index before any
 object handler runs (so a restart decides conflicts like before); then starts the callback and
 metrics servers, ensures the canary ConfigMap, starts the canary loop and marks the operator
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
@@ -30,7 +33,9 @@ from nylas_operator.controllers.context import Context, context_of, utcnow
 from nylas_operator.controllers.drift import DriftRegistry
 from nylas_operator.controllers.references import app_key
 from nylas_operator.controllers.waker import Waker
-from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, KINDS, Kube, KubeError, connection_info
+from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, KINDS, Kube, KubeError
+from nylas_operator.leader import LeaseElector
+from nylas_operator.login import CredentialSource
 from nylas_operator.observability.health import HealthState
 from nylas_operator.settings import OperatorSettings
 
@@ -60,7 +65,8 @@ def register_lifecycle(registry: kopf.OperatorRegistry, op: OperatorSettings) ->
 async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSettings) -> Context:
     from nylas_operator.observability.metrics import Metrics
 
-    kube = Kube(connection_info(settings))
+    credentials: CredentialSource = memo.credentials
+    kube = Kube(await credentials.current(), credentials=credentials)
     waker = Waker(kube)
     metrics = Metrics()
     kube.on_event_dropped = metrics.events_dropped_total.inc
@@ -68,6 +74,8 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
     metrics.set_objects_source(memo.phases.counts)
     # Health first: /readyz answers "not started" during the warm-up below.
     memo.health = _health(kube, op)
+    leader: LeaseElector | None = getattr(memo, "leader", None)
+    memo.health.role = "leader" if leader is not None else None
     memo.sites = await _serve_health(memo.health, op)
     settings.persistence.diffbase_storage = await _diffbase_storage(kube)
     drift_ref: list[DriftRegistry] = []
@@ -75,7 +83,14 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
     def new_app(app: AppKey) -> None:
         drift_ref[0].start(app)
 
-    clients = ClientPool(op.nylas.client(), observer=metrics.observe_nylas_request, on_new_app=new_app)
+    nylas_settings = dataclasses.replace(
+        op.nylas.client(),
+        # Which replica sent a request, in Nylas's logs (and the emulator's journal).
+        user_agent=f"nylas-operator ({memo.identity})",
+        # The leader's fence: nothing is written to Nylas once the Lease may have passed on.
+        write_gate=leader.may_write if leader is not None else None,
+    )
+    clients = ClientPool(nylas_settings, observer=metrics.observe_nylas_request, on_new_app=new_app)
     drift = DriftRegistry(op.drift, waker, clients.cached)
     drift_ref.append(drift)
     ctx = Context(

@@ -1,7 +1,8 @@
 """The journal: one entry per /v3 request, for tests to count and inspect calls.
 
 Owns the entry shape and a bounded log. Entries never hold bodies, headers or secrets: only
-time, method, path, query, status, application id, the custom-auth email and any injected fault.
+time, method, path, query, status, application id, the custom-auth email, the User-Agent (which
+operator replica sent it) and any injected fault.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class JournalEntry:
     fault: str | None = None
     dropped: bool = False
     duration: float | None = None
+    user_agent: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -37,10 +39,17 @@ class Journal:
         self._seq = 0
 
     def begin(
-        self, *, time: float, method: str, path: str, query: dict[str, str], request_id: str
+        self,
+        *,
+        time: float,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        request_id: str,
+        user_agent: str | None = None,
     ) -> JournalEntry:
         self._seq += 1
-        entry = JournalEntry(self._seq, time, method, path, query, request_id)
+        entry = JournalEntry(self._seq, time, method, path, query, request_id, user_agent=user_agent)
         self._entries.append(entry)
         return entry
 

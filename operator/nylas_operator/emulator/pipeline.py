@@ -50,6 +50,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         path=request.path,
         query=_journal_query(request),
         request_id=rid,
+        user_agent=request.headers.get("User-Agent"),
     )
     request[JOURNAL_ENTRY] = entry
     started = time.monotonic()

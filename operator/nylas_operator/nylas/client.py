@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from nylas_operator.nylas.auth import Auth
 from nylas_operator.nylas.connectors import Connectors
 from nylas_operator.nylas.credentials import Credentials
+from nylas_operator.nylas.errors import WriteFenced
 from nylas_operator.nylas.grants import Grants
 from nylas_operator.nylas.ratelimit import LimiterRegistry, RateLimiter, default_registry, limiter_key
 from nylas_operator.nylas.settings import NylasSettings, resolve_base_url
@@ -70,6 +71,7 @@ class NylasClient:
             headers={"User-Agent": self.settings.user_agent},
             transport=http_transport,
             follow_redirects=False,
+            event_hooks={"request": [self._fence]} if self.settings.write_gate is not None else None,
         )
         self._transport = Transport(
             http=self._http,
@@ -86,6 +88,12 @@ class NylasClient:
         self.credentials = Credentials(self._transport)
         self.grants = Grants(self._transport)
         self.auth = Auth(self._transport, application_id=application_id)
+
+    async def _fence(self, request: httpx.Request) -> None:
+        """The last check before a write goes on the wire (after rate limiting and retries' sleeps)."""
+        gate = self.settings.write_gate
+        if gate is not None and request.method not in ("GET", "HEAD") and not gate():
+            raise WriteFenced(f"{request.method} refused: this replica is not the leader")
 
     @property
     def limiter(self) -> RateLimiter:

@@ -56,6 +56,12 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+class WriteFenced(Exception):
+    """A write was refused before it left the process: the operator no longer holds its leader
+    Lease (``NylasSettings.write_gate`` said no). Deliberately not a ``NylasError``: no controller
+    turns it into a status; the process is about to exit."""
+
+
 class NylasError(Exception):
     """Base of every error raised by the Nylas client."""
 

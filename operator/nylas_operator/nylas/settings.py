@@ -5,6 +5,7 @@ Owns: defaults and their reasons. Does not own: reading them from the environmen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -47,3 +48,6 @@ class NylasSettings:
     max_connections: int = 20
     """Connection pool size of the application's single ``httpx.AsyncClient``."""
     user_agent: str = "nylas-operator"
+    write_gate: Callable[[], bool] | None = None
+    """Asked right before every request that is not a GET leaves the process; False refuses it
+    with ``WriteFenced`` (leader election's fence: a replica that lost its Lease writes nothing)."""

@@ -1,9 +1,10 @@
 """Liveness and readiness: ``/healthz``, ``/readyz`` (``make_health_app``) and ``/metrics``.
 
 Owns: ``HealthState`` (startup flag, last watch activity per resource, the canary loop and the checks)
-and the two small aiohttp apps. Does not own: what the canary writes or which watch handler reports
-it; the runner provides ``canary(token)`` and calls ``note_event(resource, canary_token=...)`` from a
-kopf ``on.event`` handler on the canary object.
+and the small aiohttp apps (``make_standby_app``: a replica waiting for the leader Lease).
+Does not own: what the canary writes or which watch handler reports it; the runner provides
+``canary(token)`` and calls ``note_event(resource, canary_token=...)`` from a kopf ``on.event``
+handler on the canary object.
 
 What liveness detects (HTTP 500, JSON naming the resource):
 - startup (kopf's startup handlers) not finished within ``startup_timeout``;
@@ -82,6 +83,7 @@ class HealthState:
         self._written: deque[tuple[str, float]] = deque(maxlen=16)  # unconfirmed canary tokens
         self._unconfirmed_since: float | None = None
         self._write_failures = 0
+        self.role: str | None = None  # "leader" with leader election, reported by both endpoints
 
     # Inputs -------------------------------------------------------------------------------------
 
@@ -199,8 +201,10 @@ class HealthState:
         return problems
 
 
-def _report(problems: list[Problem]) -> web.Response:
-    body = {"status": "fail" if problems else "ok", "problems": [asdict(p) for p in problems]}
+def _report(problems: list[Problem], **extra: str | None) -> web.Response:
+    body: dict[str, object] = {"status": "fail" if problems else "ok"}
+    body["problems"] = [asdict(p) for p in problems]
+    body.update({key: value for key, value in extra.items() if value is not None})
     return web.Response(
         text=json.dumps(body),
         status=500 if problems else 200,
@@ -213,14 +217,29 @@ def make_health_app(health: HealthState) -> web.Application:
     """``GET /healthz`` (liveness) and ``GET /readyz`` (readiness): 200 or 500 with a JSON report."""
 
     async def healthz(_: web.Request) -> web.Response:
-        return _report(health.liveness())
+        return _report(health.liveness(), role=health.role)
 
     async def readyz(_: web.Request) -> web.Response:
-        return _report(health.readiness())
+        return _report(health.readiness(), role=health.role)
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    return app
+
+
+def make_standby_app(leader: Callable[[], str | None]) -> web.Application:
+    """The endpoints of a replica waiting for the leader Lease: both answer 200 with
+    ``"role": "standby"`` and the current leader. Ready, like controller-runtime's standby (its
+    health server and checks run before election) so that a Deployment with two replicas rolls out
+    and counts as available; it serves no traffic anyway. Live: the waiting loop runs."""
+
+    async def probe(_: web.Request) -> web.Response:
+        return _report([], role="standby", leader=leader())
+
+    app = web.Application()
+    app.router.add_get("/healthz", probe)
+    app.router.add_get("/readyz", probe)
     return app
 
 

@@ -302,6 +302,35 @@ def test_rbac_matrix_all_namespaces(cluster: Cluster, namespaces: Any, tmp_path:
         _delete_rendered(cluster, objects)
 
 
+def test_rbac_leases_only_with_leader_election(cluster: Cluster, namespaces: Any, tmp_path: Path) -> None:
+    ns, other = namespaces("op"), namespaces("other")
+    release = f"nylas-operator-lease-{_suffix()}"
+    values = {"crds": {"install": False}, "replicas": 2}
+    objects = render(values, tmp_path, release=release, namespace=ns)
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=dump_all(objects))
+    try:
+        sa = _sa(release, ns)
+        allowed = [
+            ("create", "leases.coordination.k8s.io", ns),
+            ("get", f"leases.coordination.k8s.io/{release}", ns),
+            ("update", f"leases.coordination.k8s.io/{release}", ns),
+        ]
+        denied = [
+            ("get", "leases.coordination.k8s.io/someone-elses", ns),
+            ("update", "leases.coordination.k8s.io/someone-elses", ns),
+            ("delete", f"leases.coordination.k8s.io/{release}", ns),
+            ("create", "leases.coordination.k8s.io", other),
+            ("list", "leases.coordination.k8s.io", None),
+        ]
+        _assert_matrix(cluster, sa, allowed, denied)
+    finally:
+        _delete_rendered(cluster, objects)
+    single = render({"crds": {"install": False}}, tmp_path, release=release, namespace=ns)
+    assert not [
+        o for o in single if o["kind"] == "Role" and o["metadata"]["name"].endswith("-leader-election")
+    ]
+
+
 def test_rbac_matrix_watch_namespaces(cluster: Cluster, namespaces: Any, tmp_path: Path) -> None:
     ns, team_a, team_b, other = namespaces("op"), namespaces("a"), namespaces("b"), namespaces("other")
     release = f"nylas-operator-rbacns-{_suffix()}"

@@ -46,6 +46,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         },
         "argocd": {"healthChecks": {"enabled": True}},
     },
+    "replicated": {"replicas": 2, "leaderElection": {"leaseDuration": "30s", "renewDeadline": "20s"}},
     "minimal": {
         "crds": {"install": False},
         "metrics": {"enabled": False, "serviceMonitor": {"enabled": True}},
@@ -188,6 +189,47 @@ def test_default_deployment_is_one_restricted_recreated_replica(tmp_path: Path) 
         assert not by_kind(objects, absent), absent
 
 
+def test_two_replicas_elect_a_leader_through_a_lease_of_their_own(tmp_path: Path) -> None:
+    objects = render(VALUE_SETS["replicated"], tmp_path, namespace="ops")
+    deploy = one(objects, "Deployment")
+    assert deploy["spec"]["replicas"] == 2
+    assert deploy["spec"]["strategy"] == {"type": "Recreate"}  # old Pods gone before new ones act
+    args = container(objects)["args"]
+    for arg in (
+        "--leader-elect",
+        "--leader-election-namespace=ops",
+        "--leader-election-name=nylas-operator",
+        "--leader-election-lease-duration=30s",
+        "--leader-election-renew-deadline=20s",
+        "--leader-election-retry-period=2s",
+    ):
+        assert arg in args
+    env = {e["name"]: e for e in container(objects)["env"]}
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"  # the identity
+    role = one(objects, "Role", "nylas-operator-leader-election")
+    assert role["metadata"]["namespace"] == "ops"
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["nylas-operator"],
+            "verbs": ["get", "update"],
+        },
+    ]
+    binding = one(objects, "RoleBinding", "nylas-operator-leader-election")
+    assert binding["roleRef"]["name"] == "nylas-operator-leader-election"
+
+
+def test_one_replica_has_no_leader_election_unless_asked(tmp_path: Path) -> None:
+    plain = render({}, tmp_path)
+    assert not [a for a in container(plain)["args"] if a.startswith("--leader")]
+    assert not [r for r in by_kind(plain, "Role") if r["metadata"]["name"].endswith("leader-election")]
+    asked = render({"leaderElection": {"enabled": True}}, tmp_path)
+    assert one(asked, "Deployment")["spec"]["replicas"] == 1
+    assert "--leader-elect" in container(asked)["args"]
+
+
 def test_default_rbac_is_one_cluster_role_plus_the_own_namespace(tmp_path: Path) -> None:
     objects = render({}, tmp_path)
     roles = {o["metadata"]["name"]: o for o in by_kind(objects, "ClusterRole")}
@@ -315,6 +357,9 @@ def test_crds_are_kept_on_uninstall_unless_told_otherwise(tmp_path: Path) -> Non
         ({"operator": {"scopeCacheDelay": "five minutes"}}, "scopeCacheDelay"),
         ({"watchNamespaces": ["Not_A_Namespace"]}, "watchNamespaces"),
         ({"ingress": {"tsl": {}}}, "additional properties 'tsl' not allowed"),
+        ({"replicas": 0}, "replicas"),
+        ({"leaderElection": {"leaseDuration": "soon"}}, "leaseDuration"),
+        ({"leaderElection": {"enable": True}}, "additional properties 'enable' not allowed"),
         (
             {"ingress": {"enabled": True, "host": "x.example.com", "tls": {"enabled": True}}},
             "secretName is required",
