@@ -107,6 +107,14 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
     help="Public URL of the callback endpoint, used as redirect_uri in consent URLs.",
 )
 @click.option(
+    "--register-callback-url/--no-register-callback-url",
+    default=False,
+    envvar="NYLAS_OPERATOR_REGISTER_CALLBACK_URL",
+    show_default=True,
+    help="Add --callback-url to the Nylas application's redirect URIs when it is missing "
+    "(otherwise credentials report the URL to register).",
+)
+@click.option(
     "--health-listen",
     default="0.0.0.0:8080",
     callback=_listen,
@@ -284,6 +292,7 @@ def run(
     all_namespaces: bool,
     callback_listen: tuple[str, int] | None,
     callback_url: str | None,
+    register_callback_url: bool,
     health_listen: tuple[str, int] | None,
     metrics_listen: tuple[str, int] | None,
     canary: bool,
@@ -341,6 +350,7 @@ def run(
             state_ttl=consent_state_ttl,
             callback_url=callback_url,
             callback_listen=callback_listen,
+            register_callback_url=register_callback_url,
         ),
         drift=DriftSettings(interval=drift_interval),
         retry=RetrySettings(

@@ -59,6 +59,9 @@ class ConsentSettings:
     consent URL unless the credential sets ``redirectUri`` (consent is then recorded by annotation)."""
     callback_listen: tuple[str, int] | None = None
     """Where the callback endpoint listens; None disables it."""
+    register_callback_url: bool = False
+    """Opt-in: add ``callback_url`` to the Nylas application's redirect URIs when it is missing
+    (otherwise the credential only reports the URL to register)."""
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,18 @@ CASES: list[Case] = [
         lambda w: f"Nylas at {w.emu.url} rejected the API key; the usual cause is a wrong region or API key",
     ),
     Case(
+        "client-id-not-the-keys-application",
+        lambda w: [bad_connector(w, "c-wrong-app")],
+        "nylasconnector",
+        "c-wrong-app",
+        "ApplicationMismatch",
+        lambda w: (
+            "spec.application.clientId is 'app-c-wrong-app' but the API key belongs to Nylas application "
+            f"'{w.emu.application_id}'"
+        ),
+        phase="Failed",
+    ),
+    Case(
         "wrong-region",
         lambda w: [bad_connector(w, "c-wrong-region", **{"application.apiUrl": w.other_region.url})],
         "nylasconnector",

@@ -136,7 +136,8 @@ def plane() -> Iterator[ControlPlane]:
 @pytest.fixture(scope="module")
 def chaos_emulator() -> Iterator[RunningEmulator]:
     config = EmulatorConfig(
-        behaviour=Behaviour(scope_cache_delay=EMULATOR_DELAY),
+        # "Consent not applied yet" arrives in every documented provider_error shape, at random.
+        behaviour=Behaviour(scope_cache_delay=EMULATOR_DELAY, provider_error_shape="random"),
         faults=FaultConfig(rates=dict(FAULT_RATES), latency_ms=LATENCY_MS, retry_after=1, seed=SEED),
         journal_size=1_000_000,
     )

@@ -448,6 +448,22 @@ INVALID: list[tuple[str, Callable[[], dict[str, Any]], str, Any, str]] = [
         "must be the name of an object in this namespace",
     ),
     ("grant-empty-scope", grant, "spec.scopes", [""], "should be at least 1 chars long"),
+    # Two scopes pasted into one item would fail only at consent or grant time.
+    ("grant-scope-with-space", grant, "spec.scopes", ["Mail.Read User.Read"], "one scope without whitespace"),
+    (
+        "connector-scope-with-newline",
+        google_connector,
+        "spec.scopes",
+        ["https://www.googleapis.com/auth/gmail.readonly\nx"],
+        "one scope without whitespace",
+    ),
+    (
+        "credential-scope-with-tab",
+        admin_credential,
+        "spec.adminConsent.scopes",
+        ["Mail.Read\tUser.Read"],
+        "one scope without whitespace",
+    ),
     ("grant-unknown-deletion-policy", grant, "spec.deletionPolicy", "Retain", 'Unsupported value: "Retain"'),
 ]
 

@@ -93,6 +93,9 @@ nylas-operator-canary
 - --callback-listen=0.0.0.0:{{ .Values.ports.callback }}
 {{- with (include "nylas-operator.callbackUrl" .) }}
 - --callback-url={{ . }}
+{{- if $.Values.operator.registerCallbackUrl }}
+- --register-callback-url
+{{- end }}
 {{- end }}
 - --health-listen=0.0.0.0:{{ .Values.ports.health }}
 {{- if .Values.metrics.enabled }}

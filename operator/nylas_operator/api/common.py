@@ -110,7 +110,20 @@ Email = Annotated[
     ),
 ]
 # One OAuth scope; bounded so that CEL rules over scope lists stay within the cost budget.
-Scope = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+# Microsoft scope names and Google scope URLs never contain whitespace: "Mail.Read User.Read" in
+# one item is two scopes pasted together and would fail only at consent or grant time.
+SCOPE = r"^\S+$"
+Scope = Annotated[
+    str,
+    StringConstraints(pattern=SCOPE, min_length=1, max_length=512),
+    WithJsonSchema(
+        _checked_schema(
+            SCOPE,
+            "must be one scope without whitespace (list each scope as its own item)",
+            max_length=512,
+        )
+    ),
+]
 
 
 class CamelModel(BaseModel):

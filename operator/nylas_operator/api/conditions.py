@@ -17,6 +17,7 @@ SYNCED: Final = "Synced"
 CREDENTIALS_RESOLVED: Final = "CredentialsResolved"
 CONSENT_GRANTED: Final = "ConsentGranted"
 CONSENT_SETTLED: Final = "ConsentSettled"
+REDIRECT_URI: Final = "RedirectURIRegistered"
 
 # Phases (status.phase mirrors the conditions for `kubectl get`).
 PENDING: Final = "Pending"
@@ -60,6 +61,10 @@ class Reason:
     CONSENT_SETTLED: Final = "ConsentSettled"
     CONSENT_NOT_REQUIRED: Final = "ConsentNotRequired"
     SCOPES_NOT_PROPAGATED: Final = "ScopesNotPropagated"
+    DELEGATION_NOT_CONFIGURED: Final = "DelegationNotConfigured"
+    APPLICATION_MISMATCH: Final = "ApplicationMismatch"
+    REDIRECT_URI_NOT_REGISTERED: Final = "RedirectUriNotRegistered"
+    REDIRECT_URI_REGISTERED: Final = "RedirectUriRegistered"
     CREATING: Final = "Creating"
     GRANT_INVALID: Final = "GrantInvalid"
     GRANT_MISSING: Final = "GrantMissing"

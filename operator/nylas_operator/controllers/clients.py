@@ -54,6 +54,7 @@ class ClientPool:
         self._on_new_app = on_new_app
         self._clients: dict[AppKey, tuple[bytes, nylas.NylasClient]] = {}
         self._app_of_credential: dict[str, AppKey] = {}
+        self._verified: dict[AppKey, bytes] = {}
         self._retired: list[nylas.NylasClient] = []
 
     def get(self, app: AppKey, api_key: SecretStr) -> nylas.NylasClient:
@@ -79,6 +80,15 @@ class ClientPool:
     def cached(self, app: AppKey) -> nylas.NylasClient | None:
         current = self._clients.get(app)
         return current[1] if current else None
+
+    def verified(self, app: AppKey, api_key: SecretStr) -> bool:
+        """Whether this API key was seen to belong to the application (``GET /v3/applications``);
+        a key belongs to one application for good, so it is checked once per key."""
+        known = self._verified.get(app)
+        return known is not None and hmac.compare_digest(known, _digest(api_key))
+
+    def mark_verified(self, app: AppKey, api_key: SecretStr) -> None:
+        self._verified[app] = _digest(api_key)
 
     def remember_credential(self, credential_id: str, app: AppKey) -> None:
         self._app_of_credential[credential_id] = app

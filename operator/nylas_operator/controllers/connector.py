@@ -17,7 +17,7 @@ import kopf
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.connector import NylasConnectorSpec
-from nylas_operator.controllers import deletion
+from nylas_operator.controllers import deletion, identity
 from nylas_operator.controllers.claims import Claimant
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.references import SecretValues, Unresolved, app_key
@@ -93,6 +93,12 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     )
     report.condition(c.CREDENTIALS_RESOLVED, True, c.Reason.RESOLVED)
     client = ctx.clients.get(app, api_key)
+    # Before any other call: a key of another application would create the connector there.
+    if not ctx.clients.verified(app, api_key):
+        mismatch = identity.application_mismatch(spec.application.client_id, await client.applications.get())
+        if mismatch is not None:
+            raise Unresolved(c.Reason.APPLICATION_MISMATCH, mismatch, terminal=True)
+        ctx.clients.mark_verified(app, api_key)
     settings = desired_settings(spec, secret)
     try:
         current: nylas.Connector | None = await client.connectors.get(spec.provider)
@@ -125,7 +131,10 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         activeCredentialId=current.active_credential_id, secretVersions=values.versions, users=len(users)
     )
     report.ready()
-    if not c.is_true(old.get("conditions"), c.READY):
+    rotated = old.get("secretVersions") not in (None, values.versions)
+    if not c.is_true(old.get("conditions"), c.READY) or rotated:
+        # Credentials on the connector's Azure app carry its secret too (the contract's PATCH wants
+        # client_id and client_secret): a rotation is pushed to them as well.
         report.dependents.extend((CREDENTIALS, namespace, n) for n in users)
 
 

@@ -16,8 +16,10 @@ import kopf
 
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
+from nylas_operator.api.common import SecretKeySelector
+from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.api.credential import SHARED_TENANTS, NylasCredentialSpec
-from nylas_operator.controllers import consent, deletion, metrics
+from nylas_operator.controllers import consent, deletion, identity, metrics
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.references import (
     Parent,
@@ -37,8 +39,27 @@ def nylas_name(namespace: str, name: str) -> str:
     return f"k8s:{namespace}/{name}"
 
 
+def azure_app(spec: NylasCredentialSpec, connector: NylasConnectorSpec) -> tuple[str, SecretKeySelector, str]:
+    """The Azure app an adminconsent credential carries: its own, else the connector's.
+
+    The contract's PATCH of a credential says that for the Microsoft App Permission flow
+    ``credential_data`` "must contain the Azure ``client_id`` and ``client_secret``" (on create they
+    may be left out, and Nylas then uses the connector's); a PATCH replaces the stored object, so the
+    operator always sends the app it means, on create and on update alike.
+    """
+    ac = spec.admin_consent
+    if ac is not None and ac.client_id and ac.client_secret_ref:
+        return ac.client_id, ac.client_secret_ref, "Azure app client secret"
+    app = connector.provider_app
+    return app.client_id, app.client_secret_ref, "provider client secret of the connector"
+
+
 async def credential_data(
-    ctx: Context, namespace: str, spec: NylasCredentialSpec, values: SecretValues
+    ctx: Context,
+    namespace: str,
+    spec: NylasCredentialSpec,
+    values: SecretValues,
+    connector: NylasConnectorSpec,
 ) -> nylas.models.CredentialData:
     if spec.type == "serviceaccount":
         if spec.service_account is None:
@@ -49,11 +70,12 @@ async def credential_data(
         raw = await values.read(ctx.kube, namespace, ref, "Google service account key")
         return parse_service_account_key(raw, f"Secret {ref.name!r} key {ref.key!r}")
     ac = spec.admin_consent
+    # The contract: credential_data "must contain the tenant (either yours or the user's)" on create,
+    # so "common" is sent explicitly when the user names none.
     tenant = ac.tenant if ac else "common"
-    if ac is not None and ac.client_id and ac.client_secret_ref:
-        secret = await values.read(ctx.kube, namespace, ac.client_secret_ref, "Azure app client secret")
-        return nylas.AdminConsentCredentialData(tenant=tenant, client_id=ac.client_id, client_secret=secret)
-    return nylas.AdminConsentCredentialData(tenant=tenant)
+    client_id, secret_ref, what = azure_app(spec, connector)
+    secret = await values.read(ctx.kube, namespace, secret_ref, what)
+    return nylas.AdminConsentCredentialData(tenant=tenant, client_id=client_id, client_secret=secret)
 
 
 async def ensure_in_nylas(
@@ -118,7 +140,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     if not connector.ready:
         raise Unresolved(c.Reason.CONNECTOR_NOT_READY, f"NylasConnector {connector.name!r} is not Ready yet")
     values = SecretValues()
-    data = await credential_data(ctx, namespace, spec, values)
+    data = await credential_data(ctx, namespace, spec, values, connector.spec)
     api_key = await SecretValues().read(
         ctx.kube, namespace, connector.spec.application.api_key_secret_ref, "Nylas API key of the connector"
     )
@@ -200,6 +222,8 @@ async def _consent(
         state_ttl=ctx.settings.consent.state_ttl,
         make_url=make_url,
     )
+    if redirect and any(not r.get("grantedAt") for r in plan.records):
+        await _check_redirect_uri(ctx, report, client, redirect)
     for annotation in plan.remove_annotations:
         report.annotations[annotation] = None
     for event in plan.events:
@@ -260,6 +284,31 @@ async def _consent(
     expiries = [c.parse_rfc3339(r["expiresAt"]) for r in pending if r.get("expiresAt")]
     if expiries:
         report.wake((min(expiries) - report.now).total_seconds() + 1.0, "state-expired")
+
+
+async def _check_redirect_uri(ctx: Context, report: Report, client: nylas.NylasClient, url: str) -> None:
+    """Before an administrator follows a consent link: is its redirect URI registered in Nylas?"""
+    own = url == ctx.settings.consent.callback_url
+    action = identity.callback_action(
+        url,
+        await client.applications.redirect_uris(),
+        may_register=own and ctx.settings.consent.register_callback_url,
+    )
+    if action == "register":
+        try:
+            await client.applications.add_redirect_uri(url)
+        except nylas.NylasBadRequestError:
+            # Registered meanwhile (another credential, or a lost answer): check again.
+            if not identity.is_registered(url, await client.applications.redirect_uris()):
+                raise
+        report.event("Normal", "RedirectURIRegistered", f"registered {url} as a redirect URI in Nylas")
+        action = "registered"
+    if action == "registered":
+        report.condition(c.REDIRECT_URI, True, c.Reason.REDIRECT_URI_REGISTERED, url)
+    else:
+        report.condition(
+            c.REDIRECT_URI, False, c.Reason.REDIRECT_URI_NOT_REGISTERED, identity.unregistered_message(url)
+        )
 
 
 def _slim(grant: Mapping[str, Any]) -> dict[str, Any]:

@@ -121,12 +121,14 @@ async def orphan(ctx: Context, body: Mapping[str, Any], what: str, why: str) -> 
 async def nylas_delete(
     ctx: Context, body: Mapping[str, Any], runtime: float, call: Callable[[], Awaitable[Any]], what: str
 ) -> None:
-    """Run the delete call; 404 counts as done; failures retry until ``deletion_give_up``."""
+    """Run the delete call; "already gone" (404, or a 400 saying not found) counts as done;
+    failures retry until ``deletion_give_up``."""
     try:
         await call()
-    except nylas.NylasNotFoundError:
-        pass
     except nylas.NylasError as exc:
+        if nylas.classify.is_gone(exc):
+            await ctx.kube.post_event(body, "Normal", "Deleted", f"deleted the {what} from Nylas")
+            return
         if runtime >= ctx.settings.retry.deletion_give_up.total_seconds():
             await orphan(ctx, body, what, f"deleting it kept failing ({exc})")
             return

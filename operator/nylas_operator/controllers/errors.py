@@ -22,7 +22,7 @@ from nylas_operator.kube import KubeError
 from nylas_operator.settings import RetrySettings
 
 # Microsoft's "consent not applied yet" answers, relayed by Nylas right after an admin consent.
-NOT_PROPAGATED_CODES = ("AADSTS65001", "Authorization_RequestDenied", "AADSTS650051", "AADSTS7000112")
+NOT_PROPAGATED_CODES = nylas.classify.NOT_PROPAGATED_CODES
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,8 @@ def backoff(attempt: int, settings: RetrySettings, rng: Callable[[], float] = ra
 
 
 def is_not_propagated(exc: nylas.NylasStatusError) -> bool:
-    """A 400/403 carrying one of Microsoft's "consent not applied yet" codes."""
-    if exc.status not in (400, 403) or exc.provider_error is None:
-        return False
-    text = f"{exc.provider_error.code or ''} {exc.provider_error.message or ''}"
-    return any(code in text for code in NOT_PROPAGATED_CODES)
+    """A 400/403 carrying one of Microsoft's "consent not applied yet" codes, in any shape."""
+    return nylas.classify.is_not_propagated(exc)
 
 
 KUBE_FIRST_DELAY = 0.5
@@ -85,9 +82,19 @@ def classify(
     if isinstance(exc, nylas.NylasStatusError) and (
         is_not_propagated(exc) or (after_consent and exc.status in (400, 403) and exc.provider_error)
     ):
+        pe = exc.provider_error
+        said = f" (Microsoft: {pe.code + ': ' if pe and pe.code else ''}{pe.message or ''})" if pe else ""
         return Failure(
             Reason.SCOPES_NOT_PROPAGATED,
-            "Microsoft has not applied the admin consent yet; retrying with backoff",
+            f"Microsoft has not applied the admin consent yet{said}; retrying with backoff",
+            retry_after=delay,
+        )
+    if nylas.classify.is_delegation_missing(exc):
+        # Fixed in the Google Admin console, outside Kubernetes: keep retrying, slowly.
+        return Failure(
+            Reason.DELEGATION_NOT_CONFIGURED,
+            f"Google refused the service account: domain-wide delegation is not configured "
+            f"for these scopes ({message})",
             retry_after=delay,
         )
     if isinstance(exc, nylas.NylasForbiddenError):

@@ -8,11 +8,13 @@ pass the tests. Start it with `nylas-operator emulator ...` or, in tests,
 Modules: `config` (start-up settings and [U] knobs), `model` (records), `state` (the rules),
 `schemas`/`validation` (strict bodies), `views` (API and introspection JSON), `envelopes`
 (Nylas envelopes, paging), `pipeline` (request id, auth, rate limit, faults, journal, errors),
+`routes_applications` (the application and its redirect URIs),
 `routes_connectors`, `routes_credentials`, `routes_grants` (grants + connect/custom),
 `routes_auth` (connect/auth admin consent), `control` (`/_emulator/*`), `faults`, `ratelimit`,
 `journal`, `runtime`, `app`, `harness`, `cli`.
 
-Emulated surface: `/v3/connectors[/{provider}]`, `/v3/connectors/{provider}/creds[/{id}]`,
+Emulated surface: `GET /v3/applications`, `GET|POST /v3/applications/redirect-uris`,
+`/v3/connectors[/{provider}]`, `/v3/connectors/{provider}/creds[/{id}]`,
 `/v3/grants[/{id}]`, `POST /v3/connect/custom` (Microsoft and Google bulk variants),
 `GET /v3/connect/auth?response_type=adminconsent`. Only the `google` and `microsoft` providers
 are emulated; other documented providers are a 400 "not supported by this emulator".
@@ -24,15 +26,22 @@ Choices for facts the reference marks [U] (configurable where marked *, via `Beh
    "connector already exists" (* 409 `conflict`).
 2. Credential create with an existing name: same type and data -> the existing credential with
    200 (* 201); different data -> 400. Names are unique per connector.
-3. Credential responses carry `id, name, credential_type, created_at, updated_at` (never
-   `credential_data`, never `hashed_data`). A missing credential (or one of another
-   connector/application) -> 404 `not_found_error`; a missing connector on a creds path -> 404.
+3. Credential responses carry `id, name, created_at, updated_at`, the contract's
+   CredentialObject (* also `credential_type`, which the SDKs read); never `credential_data` or
+   `hashed_data`. A missing credential (or one of another connector/application), or a missing
+   connector on a creds path other than the list -> 400 `invalid_request_error` "... not found"
+   (the contract documents only 400 and 401 there) (* 404 `not_found_error`).
 4. Re-auth via `POST /v3/connect/custom` for an email that already has a grant -> same grant id,
-   `grant_status` valid, 200 (* 201). Emails match case-insensitively. The same email with another
-   provider -> 400. A deleted grant's email gets a new id (201).
+   `grant_status` valid, 201, the only success the contract documents (* 200). Emails match
+   case-insensitively. The same email with another provider -> 400. A deleted grant's email gets
+   a new id (201).
 5. Scope cache: a Microsoft custom auth before consent time + `scope_cache_delay` (default 300 s *),
    or with no/revoked consent -> 400 (* 403) `{type: "provider_error", provider_error: {code:
    "AADSTS65001", message: "AADSTS65001: The user or administrator has not consented ..."}}`.
+   `provider_error` is a free-form object in the contract; its shape is configurable (*
+   `provider_error_shape`): `code_message` (above), `int_code` (`{code: 65001, message}`),
+   `oauth` (`{error: "invalid_grant", error_description}`), `nested_string` (`{error,
+   provider_error: "<text>"}`, the contract's own example), or `random` (one per answer).
    A new approval restarts the window; changing a credential's `client_id` or `tenant` drops its
    consent (a secret rotation does not).
 6. Consent redirect: success adds `admin_consent=true`, `tenant=<credential tenant, or a stable fake
@@ -40,13 +49,22 @@ Choices for facts the reference marks [U] (configurable where marked *, via `Beh
    `error_description`, `error_uri`, `state`. Existing query parameters of `redirect_uri` are kept.
    A browser "Deny" does not revoke an earlier consent; `POST /_emulator/consent` with
    `decision=deny` does. `state` is optional (<= 256 chars). Bad parameters -> 400 JSON. Redirect
-   URIs are not checked against a registry unless an application lists `redirect_uris` (then an
-   unregistered one -> 400 `grant.callback_uri_not_allowed`).
-7. Strictness beyond the documented minimum (Nylas may be laxer; a correct client is unaffected):
-   unknown body fields -> 400 (*), unknown query parameters on list endpoints -> 400 (*), bodies
-   must be `Content-Type: application/json` objects, `limit` must be 1..200 (* max) and a larger
-   one is a 400 (not clamped), PATCH of a nested `settings`/`credential_data` must be complete
-   (it replaces the stored object), `active_credential_id` must name a credential of that connector.
+   URIs: Nylas redirects only to URIs registered on the application (`/v3/applications/
+   redirect-uris`). An application configured with `redirect_uris` (a list, possibly empty)
+   enforces this: an unregistered one -> 400 `grant.callback_uri_not_allowed`, and
+   `POST /v3/applications/redirect-uris` adds one. Without it (the default, for the sandbox) any
+   absolute http(s) URI is accepted.
+7. Deliberately stricter than the OpenAPI contract (Nylas may be laxer; a correct client is
+   unaffected; docs/nylas-contract.md lists each with its reason): unknown body fields -> 400 (*)
+   (the contract's request schemas are open objects; refusing catches `scopes` vs `scope` bugs),
+   unknown query parameters on list endpoints -> 400 (*) (catches `status` vs `grant_status`,
+   which Nylas would silently ignore), bodies must be `Content-Type: application/json` objects,
+   `limit` must be 1..200 (* max) and a larger one is a 400, not clamped (the contract gives no
+   maximum on admin lists; its general pagination text says 200), Google custom auth needs
+   `settings.scopes` (the contract's Google bulk auth variant lists it without requiring it; a
+   grant without scopes is useless), PATCH of a nested `settings`/`credential_data` must be
+   complete (it replaces the stored object), `active_credential_id` must name a credential of
+   that connector, adminconsent `credential_data` needs `client_id` and `client_secret` together.
 8. Connector responses echo only non-secret settings (`topic_name`, `tenant`); `client_id` is not
    echoed (* echo it); `client_secret` never. Connector objects carry no `id` (as in the SPEC).
 9. 401 -> `error.type` `unauthorized` (SPEC examples; the docs table says

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from nylas_operator.emulator import control, routes_auth, routes_connectors, routes_credentials, routes_grants
+from nylas_operator.emulator import (
+    control,
+    routes_applications,
+    routes_auth,
+    routes_connectors,
+    routes_credentials,
+    routes_grants,
+)
 from nylas_operator.emulator.config import EmulatorConfig
 from nylas_operator.emulator.pipeline import pipeline
 from nylas_operator.emulator.runtime import RUNTIME, Runtime
@@ -20,6 +27,7 @@ def build_app(config: EmulatorConfig) -> web.Application:
     app = web.Application(middlewares=[pipeline])
     app[RUNTIME] = Runtime(config)
     for table in (
+        routes_applications.routes,
         routes_connectors.routes,
         routes_credentials.routes,
         routes_grants.routes,

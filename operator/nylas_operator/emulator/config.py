@@ -12,6 +12,10 @@ from typing import Any, Literal
 
 ConsentMode = Literal["auto", "prompt", "deny"]
 CONSENT_MODES: tuple[str, ...] = ("auto", "prompt", "deny")
+# The shapes Nylas documents for `error.provider_error` (a free-form object in the contract):
+# `{code, message}` (string or integer code), OAuth-style `{error, error_description}`, and the
+# contract's own example `{error, provider_error}`. "random" picks one per answer.
+PROVIDER_ERROR_SHAPES: tuple[str, ...] = ("code_message", "int_code", "oauth", "nested_string", "random")
 
 # Fault kinds: HTTP answers, a connection closed before the request is applied ("drop"),
 # and one closed after the request was applied but before the answer was sent ("drop_after").
@@ -28,8 +32,11 @@ class ApplicationConfig:
     application_id: str
     api_key: str = field(repr=False)
     name: str = "Emulated application"
-    # None: any absolute http(s) redirect URI is accepted by /v3/connect/auth.
+    # None: any absolute http(s) redirect URI is accepted by /v3/connect/auth (the sandbox).
+    # A tuple: only those (plus any added by POST /v3/applications/redirect-uris) are accepted.
     redirect_uris: tuple[str, ...] | None = None
+    organization_id: str = "emulator-organization"
+    region: str = "us"
 
 
 @dataclass(frozen=True)
@@ -115,8 +122,17 @@ class Behaviour:
     """Second connector for the same provider: 400 invalid_request_error or 409 conflict."""
     credential_dedup_status: int = 200
     """Create of a credential with the same name and data as an existing one: 200 or 201."""
-    reauth_status: int = 200
-    """`POST /v3/connect/custom` for an email that already has a grant: 200 or 201."""
+    reauth_status: int = 201
+    """`POST /v3/connect/custom` for an email that already has a grant: 201 (the only success the
+    contract documents) or 200."""
+    missing_credential_status: int = 400
+    """A missing credential (or its connector) on `/creds` paths other than the list: 400 (the
+    only client error the contract documents there) or 404."""
+    provider_error_shape: str = "code_message"
+    """Shape of `error.provider_error` in provider refusals; one of `PROVIDER_ERROR_SHAPES`."""
+    echo_credential_type: bool = False
+    """Credential responses carry `credential_type` (the SDKs read it; the contract's
+    CredentialObject does not list it and allows no other field)."""
     reject_unknown_fields: bool = True
     """Unknown keys in request bodies are a 400 (catches `scopes` vs `scope` bugs)."""
     reject_unknown_query: bool = True
@@ -138,10 +154,13 @@ class Behaviour:
             "duplicate_connector_status": (self.duplicate_connector_status, (400, 409)),
             "credential_dedup_status": (self.credential_dedup_status, (200, 201)),
             "reauth_status": (self.reauth_status, (200, 201)),
+            "missing_credential_status": (self.missing_credential_status, (400, 404)),
         }
         for name, (value, allowed) in checks.items():
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}")
+        if self.provider_error_shape not in PROVIDER_ERROR_SHAPES:
+            raise ValueError(f"provider_error_shape must be one of {', '.join(PROVIDER_ERROR_SHAPES)}")
         if self.max_limit < 1:
             raise ValueError("max_limit must be positive")
         if self.rate_limit_per_second is not None and self.rate_limit_per_second <= 0:

@@ -90,10 +90,18 @@ class EmulatorControl:
         result: dict[str, Any] = self._call("PUT", "/config", behaviour)
         return result
 
-    def add_application(self, application_id: str, api_key: str, name: str = "Emulated application") -> None:
-        self._call(
-            "POST", "/applications", {"application_id": application_id, "api_key": api_key, "name": name}
-        )
+    def add_application(
+        self,
+        application_id: str,
+        api_key: str,
+        name: str = "Emulated application",
+        redirect_uris: list[str] | None = None,
+    ) -> None:
+        """``redirect_uris``: None accepts any redirect URI; a list enforces registration."""
+        body: dict[str, Any] = {"application_id": application_id, "api_key": api_key, "name": name}
+        if redirect_uris is not None:
+            body["redirect_uris"] = redirect_uris
+        self._call("POST", "/applications", body)
 
     def approve_consent(self, credential_id: str, decided_at: float | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"credential_id": credential_id, "decision": "approve"}

@@ -11,11 +11,25 @@ from typing import Any
 
 
 @dataclass
+class RedirectUri:
+    id: str
+    url: str
+    platform: str = "web"
+
+
+@dataclass
 class Application:
     id: str
     api_key: str = field(repr=False)
     name: str
-    redirect_uris: tuple[str, ...] | None = None
+    redirect_uris: list[RedirectUri] = field(default_factory=list)
+    enforce_redirect_uris: bool = False
+    """Whether /v3/connect/auth refuses a redirect_uri that is not registered (Nylas does)."""
+    organization_id: str = "emulator-organization"
+    region: str = "us"
+
+    def allows_redirect(self, url: str) -> bool:
+        return not self.enforce_redirect_uris or any(r.url == url for r in self.redirect_uris)
 
 
 @dataclass

@@ -72,7 +72,7 @@ async def connect_auth(request: web.Request) -> web.Response:
     redirect_uri = _param(request, "redirect_uri")
     if not is_absolute_http_url(redirect_uri):
         raise bad_request("redirect_uri must be an absolute http or https URL")
-    if app.redirect_uris is not None and redirect_uri not in app.redirect_uris:
+    if not app.allows_redirect(redirect_uri):
         raise ApiError(
             400, "grant.callback_uri_not_allowed", "redirect_uri is not registered for this application"
         )

@@ -33,7 +33,7 @@ async def list_credentials(request: web.Request) -> web.Response:
     def key(c: Credential) -> tuple[int, int]:
         return (c.updated_at if page.sort_by == "updated_at" else c.created_at, c.seq)
 
-    return paged(request, items, page, views.credential_api, key=key)
+    return paged(request, items, page, lambda c: views.credential_api(c, rt.behaviour), key=key)
 
 
 @routes.post(BASE)
@@ -54,14 +54,14 @@ async def create_credential(request: web.Request) -> web.Response:
         application(request).id, provider, name=name, credential_type=type_, data=data
     )
     status = 201 if created else rt.behaviour.credential_dedup_status
-    return one(request, views.credential_api(cred), status=status)
+    return one(request, views.credential_api(cred, rt.behaviour), status=status)
 
 
 @routes.get(BASE + "/{id}")
 async def get_credential(request: web.Request) -> web.Response:
     rt = runtime(request)
     cred = rt.state.get_credential(application(request).id, _provider(request), request.match_info["id"])
-    return one(request, views.credential_api(cred))
+    return one(request, views.credential_api(cred, rt.behaviour))
 
 
 @routes.patch(BASE + "/{id}")
@@ -82,7 +82,7 @@ async def update_credential(request: web.Request) -> web.Response:
     updated = rt.state.update_credential(
         app_id, provider, cred.id, name=optional_str(body, "name", "body"), data=data
     )
-    return one(request, views.credential_api(updated))
+    return one(request, views.credential_api(updated, rt.behaviour))
 
 
 @routes.delete(BASE + "/{id}")

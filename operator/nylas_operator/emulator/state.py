@@ -9,14 +9,23 @@ All access happens on the server's event loop thread, so no locks are needed.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from nylas_operator.emulator.config import ApplicationConfig, Behaviour
+from nylas_operator.emulator.config import PROVIDER_ERROR_SHAPES, ApplicationConfig, Behaviour
 from nylas_operator.emulator.errors import ApiError, bad_request, conflict_or_bad_request, not_found
-from nylas_operator.emulator.model import Application, Connector, Consent, ConsentTicket, Credential, Grant
+from nylas_operator.emulator.model import (
+    Application,
+    Connector,
+    Consent,
+    ConsentTicket,
+    Credential,
+    Grant,
+    RedirectUri,
+)
 from nylas_operator.emulator.schemas import CustomAuth
 
 AADSTS65001 = (
@@ -24,6 +33,21 @@ AADSTS65001 = (
     "Send an interactive authorization request for this user and resource."
 )
 TICKET_TTL = 3600.0
+
+
+def provider_error(shape: str, code: str, message: str, rng: random.Random) -> dict[str, Any]:
+    """``error.provider_error`` in one of the shapes Nylas documents (a free-form object)."""
+    if shape == "random":
+        shape = rng.choice(PROVIDER_ERROR_SHAPES[:-1])
+    if shape == "int_code":
+        # Some providers answer with a numeric code; the AADSTS code is then only in the text.
+        digits = "".join(ch for ch in code if ch.isdigit())
+        return {"code": int(digits or 0), "message": message}
+    if shape == "oauth":
+        return {"error": "invalid_grant", "error_description": message}
+    if shape == "nested_string":
+        return {"error": "invalid_grant", "provider_error": message}
+    return {"code": code, "message": message}
 
 
 class EmulatorState:
@@ -35,6 +59,7 @@ class EmulatorState:
     ) -> None:
         self.clock = clock
         self.behaviour = behaviour
+        self.rng = random.Random()
         self.applications: dict[str, Application] = {}
         self.connectors: dict[tuple[str, str], Connector] = {}
         self.credentials: dict[str, Credential] = {}
@@ -51,8 +76,25 @@ class EmulatorState:
             raise bad_request(f"application {app.application_id!r} already exists")
         if any(a.api_key == app.api_key for a in self.applications.values()):
             raise bad_request("API key already used by another application")
-        record = Application(app.application_id, app.api_key, app.name, app.redirect_uris)
+        record = Application(
+            app.application_id,
+            app.api_key,
+            app.name,
+            redirect_uris=[RedirectUri(str(uuid.uuid4()), url) for url in app.redirect_uris or ()],
+            enforce_redirect_uris=app.redirect_uris is not None,
+            organization_id=app.organization_id,
+            region=app.region,
+        )
         self.applications[record.id] = record
+        return record
+
+    def add_redirect_uri(self, app_id: str, url: str, platform: str) -> RedirectUri:
+        app = self.applications[app_id]
+        for existing in app.redirect_uris:
+            if existing.url == url and existing.platform == platform:
+                raise bad_request(f"callback URI {url!r} is already registered")
+        record = RedirectUri(str(uuid.uuid4()), url, platform)
+        app.redirect_uris.append(record)
         return record
 
     def application_for_key(self, api_key: str) -> Application | None:
@@ -77,6 +119,18 @@ class EmulatorState:
         connector = self.connectors.get((app_id, provider))
         if connector is None:
             raise not_found(f"connector for provider {provider!r} not found")
+        return connector
+
+    def _missing(self, message: str) -> ApiError:
+        """A missing credential: the contract documents only 400 and 401 on those paths."""
+        if self.behaviour.missing_credential_status == 404:
+            return not_found(message)
+        return ApiError(400, "invalid_request_error", message)
+
+    def _credential_connector(self, app_id: str, provider: str) -> Connector:
+        connector = self.connectors.get((app_id, provider))
+        if connector is None:
+            raise self._missing(f"connector for provider {provider!r} not found")
         return connector
 
     def create_connector(
@@ -151,10 +205,10 @@ class EmulatorState:
         return [c for c in self.credentials.values() if c.app_id == app_id and c.provider == provider]
 
     def get_credential(self, app_id: str, provider: str, cred_id: str) -> Credential:
-        self.get_connector(app_id, provider)
+        self._credential_connector(app_id, provider)
         cred = self.credentials.get(cred_id)
         if cred is None or cred.app_id != app_id or cred.provider != provider:
-            raise not_found(f"credential {cred_id!r} not found")
+            raise self._missing(f"credential {cred_id!r} not found")
         return cred
 
     def _credential_named(self, app_id: str, provider: str, name: str) -> Credential | None:
@@ -167,7 +221,7 @@ class EmulatorState:
         self, app_id: str, provider: str, *, name: str, credential_type: str, data: dict[str, str]
     ) -> tuple[Credential, bool]:
         """Returns (credential, created); an identical create returns the existing one."""
-        self.get_connector(app_id, provider)
+        self._credential_connector(app_id, provider)
         existing = self._credential_named(app_id, provider, name)
         if existing is not None:
             if existing.credential_type == credential_type and existing.data == data:
@@ -198,7 +252,11 @@ class EmulatorState:
             cred.name = name
         if data is not None:
             # A different Azure app or tenant needs a new admin consent; a rotated secret does not.
-            if any(cred.data.get(k) != data.get(k) for k in ("client_id", "tenant")):
+            # Without its own client_id a credential uses the connector's app.
+            connector_app = self.get_connector(app_id, provider).settings.get("client_id")
+            if cred.data.get("tenant") != data.get("tenant") or cred.data.get(
+                "client_id", connector_app
+            ) != data.get("client_id", connector_app):
                 self.consents.pop(cred.id, None)
             cred.data = data
         cred.updated_at = self._now()
@@ -254,7 +312,9 @@ class EmulatorState:
                 self.behaviour.consent_pending_status,
                 "provider_error",
                 "the provider rejected the authentication request",
-                provider_error={"code": "AADSTS65001", "message": AADSTS65001},
+                provider_error=provider_error(
+                    self.behaviour.provider_error_shape, "AADSTS65001", AADSTS65001, self.rng
+                ),
             )
 
     # -- grants -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from nylas_operator.emulator.config import Behaviour
-from nylas_operator.emulator.model import Connector, Consent, Credential, Grant
+from nylas_operator.emulator.model import Application, Connector, Consent, Credential, Grant, RedirectUri
 from nylas_operator.emulator.schemas import PUBLIC_CONNECTOR_SETTINGS, PUBLIC_CREDENTIAL_DATA
 
 
@@ -22,23 +22,43 @@ def digest(data: dict[str, Any]) -> str:
 
 def connector_api(connector: Connector, behaviour: Behaviour) -> dict[str, Any]:
     echoed = ("topic_name", "tenant", *(("client_id",) if behaviour.echo_connector_client_id else ()))
-    return {
+    view: dict[str, Any] = {
         "name": connector.name,
         "provider": connector.provider,
         "settings": {k: v for k, v in connector.settings.items() if k in echoed},
         "scope": list(connector.scope),
-        "active_credential_id": connector.active_credential_id,
     }
+    # The contract's active_credential_id is a string (not nullable): absent when there is none.
+    if connector.active_credential_id is not None:
+        view["active_credential_id"] = connector.active_credential_id
+    return view
 
 
-def credential_api(cred: Credential) -> dict[str, Any]:
-    return {
+def credential_api(cred: Credential, behaviour: Behaviour | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
         "id": cred.id,
         "name": cred.name,
-        "credential_type": cred.credential_type,
         "created_at": cred.created_at,
         "updated_at": cred.updated_at,
     }
+    if behaviour is not None and behaviour.echo_credential_type:
+        view["credential_type"] = cred.credential_type
+    return view
+
+
+def application_api(app: Application) -> dict[str, Any]:
+    return {
+        "application_id": app.id,
+        "organization_id": app.organization_id,
+        "region": app.region,
+        "environment": "production",
+        "branding": {"name": app.name},
+        "callback_uris": [redirect_uri_api(r) for r in app.redirect_uris],
+    }
+
+
+def redirect_uri_api(uri: RedirectUri) -> dict[str, Any]:
+    return {"id": uri.id, "url": uri.url, "platform": uri.platform}
 
 
 def grant_api(grant: Grant) -> dict[str, Any]:
@@ -74,6 +94,7 @@ def connector_state(connector: Connector) -> dict[str, Any]:
 def credential_state(cred: Credential) -> dict[str, Any]:
     return {
         **credential_api(cred),
+        "credential_type": cred.credential_type,
         "application_id": cred.app_id,
         "provider": cred.provider,
         "data": {k: v for k, v in cred.data.items() if k in PUBLIC_CREDENTIAL_DATA},

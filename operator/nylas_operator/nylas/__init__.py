@@ -11,6 +11,7 @@ the modules behind them are one concern each:
 - ``settings``: ``NylasSettings`` and the region table
 """
 
+from nylas_operator.nylas import classify as classify
 from nylas_operator.nylas.auth import MAX_STATE_LENGTH, build_admin_consent_url
 from nylas_operator.nylas.client import NylasClient
 from nylas_operator.nylas.errors import (
@@ -32,6 +33,7 @@ from nylas_operator.nylas.errors import (
 )
 from nylas_operator.nylas.models import (
     AdminConsentCredentialData,
+    Application,
     Connector,
     ConnectorCreate,
     ConnectorCredentialData,
@@ -47,6 +49,7 @@ from nylas_operator.nylas.models import (
     MicrosoftConnectorSettings,
     Page,
     Provider,
+    RedirectUri,
     ServiceAccountCredentialData,
 )
 from nylas_operator.nylas.paging import MAX_PAGE_SIZE
@@ -60,6 +63,7 @@ __all__ = [
     "MAX_STATE_LENGTH",
     "REGION_URLS",
     "AdminConsentCredentialData",
+    "Application",
     "Connector",
     "ConnectorCreate",
     "ConnectorCredentialData",
@@ -94,6 +98,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "RateLimiter",
+    "RedirectUri",
     "RequestObserver",
     "RetryPolicy",
     "ServiceAccountCredentialData",

@@ -1,7 +1,8 @@
 """``NylasClient``: one Nylas application, one ``httpx.AsyncClient``, one shared request budget.
 
 Owns: wiring (base URL, pool, timeouts, limiter, retry policy, observer) and the per-area resources
-``connectors``, ``credentials``, ``grants``, ``auth``. Does not own: any endpoint (resource modules).
+``applications``, ``connectors``, ``credentials``, ``grants``, ``auth``. Does not own: any endpoint
+(resource modules).
 
 Create one client per Nylas application and keep it for the process lifetime; close it with
 ``aclose()`` or ``async with``. Clients for the same application share one rate limiter through the
@@ -19,6 +20,7 @@ from types import TracebackType
 import httpx
 from pydantic import SecretStr
 
+from nylas_operator.nylas.applications import Applications
 from nylas_operator.nylas.auth import Auth
 from nylas_operator.nylas.connectors import Connectors
 from nylas_operator.nylas.credentials import Credentials
@@ -84,6 +86,7 @@ class NylasClient:
             clock=clock,
             rng=rng,
         )
+        self.applications = Applications(self._transport)
         self.connectors = Connectors(self._transport)
         self.credentials = Credentials(self._transport)
         self.grants = Grants(self._transport)

@@ -129,13 +129,56 @@ class NylasResponseError(NylasError):
 
 
 class ProviderError:
-    """The upstream provider's own error (Microsoft/Google), relayed by Nylas."""
+    """The upstream provider's own error (Microsoft/Google), relayed by Nylas.
 
-    __slots__ = ("code", "message")
+    The contract types ``provider_error`` as a free-form object; Nylas sends ``{code, message}``
+    (string or integer code), OAuth-style ``{error, error_description}`` and, in the contract's own
+    example, ``{error, provider_error: "<text>"}``. ``raw`` keeps the value as received (redacted
+    of known secrets); ``code`` and ``message`` are read from whichever shape it has.
+    """
 
-    def __init__(self, code: str | None, message: str | None) -> None:
+    __slots__ = ("code", "message", "raw")
+
+    def __init__(self, code: str | None, message: str | None, raw: Any = None) -> None:
         self.code = code
         self.message = message
+        self.raw = raw
+
+    @classmethod
+    def parse(cls, value: Any) -> ProviderError | None:
+        """Any documented shape (or a bare string) → ProviderError; None when there is nothing."""
+        if value is None or value == "" or value == {}:
+            return None
+        if isinstance(value, str):
+            return cls(None, value, value)
+        if not isinstance(value, dict):
+            return cls(None, _text(value), value)
+        code = _first_text(value, ("code", "error_code", "error"))
+        message = _first_text(value, ("message", "error_description", "description", "provider_error"))
+        inner = value.get("error") if isinstance(value.get("error"), dict) else value.get("provider_error")
+        if isinstance(inner, dict):  # {"error": {"code", "message"}}: Microsoft Graph's own envelope
+            nested = cls.parse(inner)
+            if nested is not None:
+                code, message = code or nested.code, message or nested.message
+        if code is None and message is None:
+            message = json.dumps(value, sort_keys=True, default=str)[:1000]
+        return cls(code, message, value)
+
+    @property
+    def text(self) -> str:
+        """Everything the provider said, for recognising well-known codes wherever they appear."""
+        parts = [self.code or "", self.message or ""]
+        if self.raw is not None and not isinstance(self.raw, str):
+            parts.append(json.dumps(self.raw, sort_keys=True, default=str))
+        return " ".join(p for p in parts if p)
+
+    def redacted(self, secrets: Iterable[str]) -> ProviderError:
+        secrets = tuple(secrets)
+        return ProviderError(
+            redact(self.code, secrets) if self.code else None,
+            redact(self.message, secrets) if self.message else None,
+            _redact_value(self.raw, secrets),
+        )
 
     def __repr__(self) -> str:
         return f"ProviderError(code={self.code!r}, message={self.message!r})"
@@ -145,6 +188,25 @@ class ProviderError:
 
     def __hash__(self) -> int:
         return hash((self.code, self.message))
+
+
+def _redact_value(value: Any, secrets: tuple[str, ...]) -> Any:
+    """Redact every string inside a JSON value (keys too), keeping its structure."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact(str(k), secrets): _redact_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(v, secrets) for v in value]
+    return value
+
+
+def _first_text(value: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        item = value.get(key)
+        if item is not None and item != "" and not isinstance(item, dict | list):
+            return _text(item)
+    return None
 
 
 class NylasStatusError(NylasError):
@@ -259,14 +321,16 @@ def _parse_envelope(body: bytes) -> tuple[str | None, str | None, str | None, Pr
     request_id = _text(doc.get("request_id"))
     err = doc.get("error")
     if isinstance(err, dict):
-        provider: ProviderError | None = None
-        pe = err.get("provider_error")
-        if isinstance(pe, dict) and (pe.get("code") is not None or pe.get("message") is not None):
-            provider = ProviderError(_text(pe.get("code")), _text(pe.get("message")))
+        provider = ProviderError.parse(err.get("provider_error"))
         return _text(err.get("type")), _text(err.get("message")), request_id, provider
     # OAuth-style bodies (/v3/connect/token): {"error": "...", "error_description": "..."}
     if isinstance(err, str):
-        return err, _text(doc.get("error_description")), request_id, None
+        return (
+            err,
+            _text(doc.get("error_description")),
+            request_id,
+            ProviderError.parse(doc.get("provider_error")),
+        )
     return None, None, request_id, None
 
 
@@ -291,10 +355,7 @@ def status_error(
     if error_type is not None:
         error_type = redact(error_type, secrets)
     if provider is not None:
-        provider = ProviderError(
-            redact(provider.code, secrets) if provider.code else None,
-            redact(provider.message, secrets) if provider.message else None,
-        )
+        provider = provider.redacted(secrets)
     cls = error_class_for(status)
     return cls(
         status=status,

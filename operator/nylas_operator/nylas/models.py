@@ -63,6 +63,11 @@ class _Request(BaseModel):
 # --------------------------------------------------------------------------- responses
 
 
+def _list_or_empty(v: Any) -> Any:
+    """``null`` (or absent) lists are empty: the SDKs treat them as optional."""
+    return [] if v is None else v
+
+
 class Connector(_Response):
     provider: str
     name: str | None = None
@@ -76,12 +81,18 @@ class Connector(_Response):
     def _hide(cls, v: Any) -> Any:
         return _hide_secrets(v or {})
 
+    @field_validator("scope", mode="before")
+    @classmethod
+    def _scope_may_be_null(cls, v: Any) -> Any:
+        return _list_or_empty(v)
+
 
 class Credential(_Response):
     id: str
-    name: str
+    name: str | None = None
+    """Required by the contract, nullable in the SDKs: a credential without one is still usable by id."""
     credential_type: str | None = None
-    """Possibly absent: the spec lists only id, name and timestamps."""
+    """Absent in the contract's CredentialObject (which lists only id, name and timestamps)."""
     hashed_data: str | None = None
     created_at: int | None = None
     updated_at: int | None = None
@@ -103,21 +114,44 @@ class Grant(_Response):
     updated_at: int | None = None
     workspace_id: str | None = None
     account_id: str | None = None
-    email_aliases: list[str] | None = None
+    email_aliases: list[str] = []
 
     @field_validator("settings", mode="before")
     @classmethod
     def _hide(cls, v: Any) -> Any:
         return _hide_secrets(v or {})
 
-    @field_validator("scope", mode="before")
+    @field_validator("scope", "email_aliases", mode="before")
     @classmethod
-    def _scope_may_be_null(cls, v: Any) -> Any:
-        return v or []
+    def _lists_may_be_null(cls, v: Any) -> Any:
+        return _list_or_empty(v)
 
     @property
     def is_valid(self) -> bool:
         return self.grant_status == GrantStatus.VALID
+
+
+class RedirectUri(_Response):
+    """A callback URI registered on the application (Nylas redirects only to these)."""
+
+    id: str | None = None
+    url: str
+    platform: str | None = None
+
+
+class Application(_Response):
+    """The application an API key belongs to (``GET /v3/applications``)."""
+
+    application_id: str
+    organization_id: str | None = None
+    region: str | None = None
+    environment: str | None = None
+    callback_uris: list[RedirectUri] = []
+
+    @field_validator("callback_uris", mode="before")
+    @classmethod
+    def _uris_may_be_null(cls, v: Any) -> Any:
+        return _list_or_empty(v)
 
 
 @dataclass(frozen=True)
@@ -229,6 +263,14 @@ class CredentialUpdate(_Request):
 
     name: str | None = None
     credential_data: CredentialData | None = None
+
+
+# --------------------------------------------------------------------------- application bodies
+
+
+class RedirectUriCreate(_Request):
+    url: str
+    platform: str = "web"
 
 
 # --------------------------------------------------------------------------- grant and auth bodies

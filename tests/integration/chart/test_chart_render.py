@@ -328,6 +328,19 @@ def test_exposed_set_renders_ingress_callback_url_monitoring_and_argocd(tmp_path
 def test_explicit_callback_url_wins(tmp_path: Path) -> None:
     objects = render({"operator": {"callbackUrl": "https://cb.example.com/consent/callback"}}, tmp_path)
     assert "--callback-url=https://cb.example.com/consent/callback" in container(objects)["args"]
+    assert "--register-callback-url" not in container(objects)["args"]
+
+
+def test_registering_the_callback_url_is_opt_in(tmp_path: Path) -> None:
+    values = {
+        "operator": {"callbackUrl": "https://cb.example.com/consent/callback", "registerCallbackUrl": True}
+    }
+    assert "--register-callback-url" in container(render(values, tmp_path))["args"]
+    # Without a callback URL there is nothing to register.
+    assert (
+        "--register-callback-url"
+        not in container(render({"operator": {"registerCallbackUrl": True}}, tmp_path))["args"]
+    )
 
 
 def test_minimal_set_renders_no_crds_no_metrics_and_no_cluster_scope(tmp_path: Path) -> None:

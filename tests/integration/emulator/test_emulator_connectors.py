@@ -25,8 +25,7 @@ def test_create_answers_201_with_the_nylas_envelope_and_no_secret(emulator_api: 
         "provider": "google",
         "settings": {"topic_name": "t"},
         "scope": [],
-        "active_credential_id": None,
-    }
+    }  # no active_credential_id: the contract's is a (non-nullable) string, absent when unset
     assert "s3cr3t" not in response.text
 
 

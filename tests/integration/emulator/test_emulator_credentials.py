@@ -25,7 +25,8 @@ def test_create_exposes_only_the_public_fields(emulator_api: httpx.Client) -> No
     )
     assert response.status_code == 201
     data = response.json()["data"]
-    assert set(data) == {"id", "name", "credential_type", "created_at", "updated_at"}
+    # The contract's CredentialObject: these four and nothing else (additionalProperties: false).
+    assert set(data) == {"id", "name", "created_at", "updated_at"}
     assert data["created_at"] == data["updated_at"]
     assert "azure-s3cret" not in response.text
     fetched = emulator_api.get(f"/v3/connectors/microsoft/creds/{data['id']}")
@@ -107,20 +108,40 @@ def test_malformed_credentials_are_400(
     assert fragment in response.json()["error"]["message"]
 
 
-def test_missing_connector_or_credential_is_404(emulator_api: httpx.Client) -> None:
+def test_missing_connector_or_credential_is_400_as_the_contract_documents(emulator_api: httpx.Client) -> None:
     body = {"name": "acme", "credential_type": "adminconsent", "credential_data": ADMIN}
-    assert _create(emulator_api, "microsoft", body).status_code == 404
+    assert _create(emulator_api, "microsoft", body).status_code == 400
+    make_connector(emulator_api)
+    missing = emulator_api.get("/v3/connectors/microsoft/creds/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 400
+    assert "not found" in missing.json()["error"]["message"]
+    # A credential is reachable only through its own connector.
+    make_connector(emulator_api, "google")
+    google = make_credential(emulator_api, "google")
+    assert emulator_api.get(f"/v3/connectors/microsoft/creds/{google['id']}").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "emulator_config", [EmulatorConfig(behaviour=Behaviour(missing_credential_status=404))]
+)
+def test_missing_credential_may_be_404(emulator_api: httpx.Client) -> None:
     make_connector(emulator_api)
     missing = emulator_api.get("/v3/connectors/microsoft/creds/00000000-0000-0000-0000-000000000000")
     assert missing.status_code == 404
     assert missing.json()["error"]["type"] == "not_found_error"
-    # A credential is reachable only through its own connector.
-    make_connector(emulator_api, "google")
-    google = make_credential(emulator_api, "google")
-    assert emulator_api.get(f"/v3/connectors/microsoft/creds/{google['id']}").status_code == 404
+    assert emulator_api.delete("/v3/connectors/microsoft/creds/nope").status_code == 404
 
 
-def test_patch_renames_and_rotates_but_keeps_the_type(emulator_api: httpx.Client) -> None:
+@pytest.mark.parametrize("emulator_config", [EmulatorConfig(behaviour=Behaviour(echo_credential_type=True))])
+def test_credential_type_may_be_echoed(emulator_api: httpx.Client) -> None:
+    make_connector(emulator_api)
+    cred = make_credential(emulator_api)
+    assert cred["credential_type"] == "adminconsent"
+
+
+def test_patch_renames_and_rotates_but_keeps_the_type(
+    emulator: RunningEmulator, emulator_api: httpx.Client
+) -> None:
     make_connector(emulator_api)
     cred = make_credential(emulator_api, name="one")
     make_credential(emulator_api, name="two")
@@ -130,7 +151,7 @@ def test_patch_renames_and_rotates_but_keeps_the_type(emulator_api: httpx.Client
     rotated = emulator_api.patch(url, json={"name": "uno", "credential_data": ADMIN})
     assert rotated.status_code == 200
     assert rotated.json()["data"]["name"] == "uno"
-    assert rotated.json()["data"]["credential_type"] == "adminconsent"
+    assert emulator.credentials()[0]["credential_type"] == "adminconsent"
 
 
 def test_list_sorts_and_pages_over_more_than_200(emulator_api: httpx.Client) -> None:
@@ -169,7 +190,7 @@ def test_active_credential_cannot_be_deleted(emulator_api: httpx.Client) -> None
     assert response.status_code == 400
     emulator_api.patch("/v3/connectors/microsoft", json={"active_credential_id": None})
     assert emulator_api.delete(f"/v3/connectors/microsoft/creds/{cred['id']}").json().keys() == {"request_id"}
-    assert emulator_api.get(f"/v3/connectors/microsoft/creds/{cred['id']}").status_code == 404
+    assert emulator_api.get(f"/v3/connectors/microsoft/creds/{cred['id']}").status_code == 400
 
 
 def test_deleting_a_credential_breaks_its_grants(
@@ -188,5 +209,5 @@ def test_deleting_a_connector_removes_credentials_and_breaks_grants(emulator_api
     grant = custom_auth(emulator_api, "ann@acme.com", cred["id"], "google").json()["data"]
     emulator_api.delete("/v3/connectors/google")
     make_connector(emulator_api, "google")
-    assert emulator_api.get(f"/v3/connectors/google/creds/{cred['id']}").status_code == 404
+    assert emulator_api.get(f"/v3/connectors/google/creds/{cred['id']}").status_code == 400
     assert emulator_api.get(f"/v3/grants/{grant['id']}").json()["data"]["grant_status"] == "invalid"
