@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test install control-plane lint typecheck crds chart-crds deploy-manifests release bench bench-throughput bench-settle bench-drift bench-scale bench-failover kind-e2e clean
+.PHONY: dev test install control-plane image lint typecheck crds chart-crds deploy-manifests release bench bench-throughput bench-settle bench-drift bench-scale bench-failover kind-e2e clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Builds (or reuses from the cache) kube-apiserver, kube-controller-manager, etcd and helm.
+# Builds (or reuses from the cache) kube-apiserver, kube-controller-manager, etcd and helm, and for the
+# node (`cluster up --with-node`, the tests marked `node`) kubelet, kube-scheduler and pause.
 control-plane: install
-	$(BIN)/nylas-operator cluster build
+	$(BIN)/nylas-operator cluster build --with-node
+
+# The Dockerfile built with buildah on a stand-in Python base made from Debian packages (tests only:
+# the Dockerfile's own base is the official python slim image). CLUSTER_DIR=D also loads it into the
+# node of `nylas-operator cluster up --with-node --dir D`. Needs buildah, mmdebstrap (docs/development.md).
+IMAGE_TAG ?= dev
+image: install
+	$(BIN)/nylas-operator cluster image --tag $(IMAGE_TAG) $(if $(CLUSTER_DIR),--dir $(CLUSTER_DIR))
 
 dev: install control-plane
 	$(BIN)/nylas-operator dev

@@ -3,6 +3,7 @@
 - fixtures.controlplane: a real kube-apiserver + etcd (+ kube-controller-manager), CRDs installed.
 - fixtures.emulator: the Nylas v3 emulator as a real HTTP server.
 - fixtures.operator: the operator running against both.
+- fixtures.node: a control plane with a node (kubelet + containerd) and the project's image.
 - fixtures.leaks: the secret values the tests used and the session's artifacts, for the leak scan.
 """
 
@@ -15,6 +16,7 @@ pytest_plugins = [
     "fixtures.controlplane",
     "fixtures.emulator",
     "fixtures.operator",
+    "fixtures.node",
 ]
 
 

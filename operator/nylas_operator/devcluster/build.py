@@ -3,7 +3,8 @@
 Owns: the pinned versions, the per-version cache directory outside the repository, building
 kube-apiserver, kube-controller-manager, etcd and helm from the Go module proxy through the wrapper
 modules shipped as package data (``modules/{k8s,etcd,helm}``: go.mod, go.sum, tools.go), and finding a
-kubectl >= 1.33 (preinstalled, or built in the k8s wrapper when none is found).
+kubectl >= 1.33 (preinstalled, or built in the k8s wrapper when none is found). For the optional
+node: kubelet and kube-scheduler (same k8s wrapper) and the static ``pause`` program (``modules/pause``).
 
 Does not own: starting or stopping anything (see ``controlplane``), certificates (see ``certs``).
 """
@@ -58,6 +59,15 @@ class Binaries:
 
 
 @dataclass(frozen=True)
+class NodeBinaries:
+    """What a node adds (``nylas-operator cluster up --with-node``); containerd and runc come from Debian."""
+
+    kubelet: Path
+    kube_scheduler: Path
+    pause: Path
+
+
+@dataclass(frozen=True)
 class _Target:
     name: str
     module: str
@@ -106,6 +116,16 @@ def _targets(build_date: str) -> list[_Target]:
         # The main package of etcd is its module root; -o names the binary (the package is "v3").
         _Target("etcd", "etcd", "go.etcd.io/etcd/server/v3", ("-s", "-w")),
         _Target("helm", "helm", "helm.sh/helm/v3/cmd/helm", tuple(helm_ld)),
+    ]
+
+
+def _node_targets(build_date: str) -> list[_Target]:
+    k8s = _targets(build_date)[0].ldflags
+    return [
+        _Target("kube-scheduler", "k8s", "k8s.io/kubernetes/cmd/kube-scheduler", k8s),
+        _Target("kubelet", "k8s", "k8s.io/kubernetes/cmd/kubelet", k8s),
+        # Our own module: the sandbox image of the node (registry.k8s.io/pause is not reachable offline).
+        _Target("pause", "pause", ".", ("-s", "-w")),
     ]
 
 
@@ -302,4 +322,28 @@ def ensure_binaries(*, build: bool = True) -> Binaries:
         kube_controller_manager=out_dir / "kube-controller-manager",
         helm=out_dir / "helm",
         kubectl=kubectl,
+    )
+
+
+def ensure_node_binaries(*, build: bool = True) -> NodeBinaries:
+    """kubelet, kube-scheduler and pause of the pinned version, built into the cache when missing."""
+    out_dir = bin_dir()
+    names = [t.name for t in _node_targets("")]
+    missing = [n for n in names if not _is_executable(out_dir / n)]
+    if missing and not build:
+        raise BuildError(
+            f"missing in {out_dir}: {', '.join(missing)}; run `nylas-operator cluster build --with-node`"
+        )
+    if missing:
+        if os.environ.get(BIN_DIR_ENV):
+            raise BuildError(f"${BIN_DIR_ENV}={out_dir} lacks {', '.join(missing)}")
+        go = check_go()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with _build_lock(out_dir):
+            build_date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for target in _node_targets(build_date):
+                if not _is_executable(out_dir / target.name):
+                    _go_build(go, target, out_dir)
+    return NodeBinaries(
+        kubelet=out_dir / "kubelet", kube_scheduler=out_dir / "kube-scheduler", pause=out_dir / "pause"
     )

@@ -1,7 +1,9 @@
 """Certificates and keys of the local control plane, made with the `openssl` command line.
 
-Owns: a serving CA and the apiserver serving certificate (SANs localhost and 127.0.0.1), a client CA
-and the admin client certificate (CN admin, O system:masters), and the service-account key pair. Like
+Owns: a serving CA and the apiserver serving certificate (SANs localhost, 127.0.0.1 and the in-cluster
+names of the ``kubernetes`` Service), a client CA and the admin client certificate (CN admin,
+O system:masters), the service-account key pair, and for a node the client certificates of kubelet,
+kube-scheduler and of the apiserver towards kubelets. Like
 envtest: ECDSA P-256, short validity, everything in one directory private to one control plane.
 
 Does not own: the kubeconfig or any process (see ``controlplane``).
@@ -21,7 +23,9 @@ _SERVER_EXT = (
     "basicConstraints=CA:FALSE\n"
     "keyUsage=critical,digitalSignature,keyEncipherment\n"
     "extendedKeyUsage=serverAuth\n"
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+    # Pods reach the apiserver by the `kubernetes` Service's names (10.0.0.1: its ClusterIP).
+    "subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:kubernetes,DNS:kubernetes.default,"
+    "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.0.0.1\n"
 )
 _CLIENT_EXT = (
     "basicConstraints=CA:FALSE\n"
@@ -63,6 +67,20 @@ class CertPaths:
     @property
     def admin_key(self) -> Path:
         return self.dir / "admin.key"
+
+    @property
+    def kubelet_client(self) -> tuple[Path, Path]:
+        """kubelet's client certificate towards the apiserver (the node's identity)."""
+        return self.dir / "kubelet.crt", self.dir / "kubelet.key"
+
+    @property
+    def scheduler_client(self) -> tuple[Path, Path]:
+        return self.dir / "scheduler.crt", self.dir / "scheduler.key"
+
+    @property
+    def apiserver_kubelet_client(self) -> tuple[Path, Path]:
+        """The apiserver's client certificate towards kubelets (logs, exec)."""
+        return self.dir / "apiserver-kubelet-client.crt", self.dir / "apiserver-kubelet-client.key"
 
     @property
     def sa_key(self) -> Path:
@@ -118,3 +136,14 @@ def make_certs(directory: Path) -> CertPaths:
     _key("sa", directory)
     _openssl("ec", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=directory)
     return CertPaths(directory)
+
+
+def make_node_certs(paths: CertPaths, node_name: str) -> None:
+    """Client certificates of a node's components, from the client CA of ``make_certs``."""
+    directory = paths.dir
+    _signed("kubelet", f"/O=system:nodes/CN=system:node:{node_name}", "client-ca", _CLIENT_EXT, directory)
+    _signed("scheduler", "/CN=system:kube-scheduler", "client-ca", _CLIENT_EXT, directory)
+    _signed(
+        "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", "client-ca",
+        _CLIENT_EXT, directory,
+    )  # fmt: skip

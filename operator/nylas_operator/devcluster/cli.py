@@ -13,7 +13,8 @@ from pathlib import Path
 import click
 
 from nylas_operator.devcluster import build as build_mod
-from nylas_operator.devcluster import certs, controlplane
+from nylas_operator.devcluster import certs, controlplane, images
+from nylas_operator.devcluster import node as node_mod
 
 _DIR_OPTION = click.option(
     "--dir",
@@ -24,9 +25,23 @@ _DIR_OPTION = click.option(
 )
 
 
+_WITH_NODE = click.option(
+    "--with-node",
+    is_flag=True,
+    help="Also a node: containerd, kubelet and kube-scheduler (root, Linux; host-network Pods only).",
+)
+
+
 def _binaries() -> build_mod.Binaries:
     try:
         return build_mod.ensure_binaries(build=True)
+    except build_mod.BuildError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _node_binaries() -> build_mod.NodeBinaries:
+    try:
+        return build_mod.ensure_node_binaries(build=True)
     except build_mod.BuildError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -37,10 +52,13 @@ def cluster() -> None:
 
 
 @cluster.command()
-def build() -> None:
+@_WITH_NODE
+def build(with_node: bool) -> None:
     """Build the pinned binaries into the cache (or reuse them) and print their directory."""
     started = time.monotonic()
     binaries = _binaries()
+    if with_node:
+        _node_binaries()
     click.echo(f"kubectl: {binaries.kubectl} ({time.monotonic() - started:.1f}s)", err=True)
     click.echo(str(binaries.dir))
 
@@ -50,7 +68,8 @@ def build() -> None:
 @click.option(
     "--timeout", default=90.0, show_default=True, help="Seconds to wait until the apiserver is ready."
 )
-def up(directory: Path, timeout: float) -> None:
+@_WITH_NODE
+def up(directory: Path, timeout: float, with_node: bool) -> None:
     """Start a control plane in the background and print the path of its kubeconfig once it is ready."""
     directory = directory.resolve()
     if controlplane.running_processes(directory):
@@ -60,11 +79,12 @@ def up(directory: Path, timeout: float) -> None:
     if not controlplane.is_usable_directory(directory):
         raise click.ClickException(f"{directory} is not empty and holds no control plane; pick an empty dir")
     controlplane.stop_detached(directory)  # leftovers of a crashed run
-    plane = controlplane.ControlPlane(_binaries(), directory, detached=True, start_timeout=timeout)
+    node = _node_binaries() if with_node else None
+    plane = controlplane.ControlPlane(_binaries(), directory, detached=True, start_timeout=timeout, node=node)
     started = time.monotonic()
     try:
         plane.start()
-    except (controlplane.StartError, certs.CertError) as exc:
+    except (controlplane.StartError, certs.CertError, node_mod.NodeError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
         f"ready at {plane.server} in {time.monotonic() - started:.1f}s; logs in {plane.logs}", err=True
@@ -78,6 +98,42 @@ def down(directory: Path) -> None:
     """Stop the control plane started with `up --dir DIR`; no process is left. Safe to repeat."""
     stopped = controlplane.stop_detached(directory.resolve())
     click.echo(f"stopped {stopped} process(es)", err=True)
+
+
+@cluster.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Load the image into the node of the cluster started with `up --with-node --dir DIR`.",
+)
+@click.option("--tag", default="dev", show_default=True, help="Tag of localhost/nylas-operator.")
+@click.option(
+    "--context",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Build context holding the Dockerfile (the repository root).",
+)
+def image(directory: Path | None, tag: str, context: Path) -> None:
+    """Build the Dockerfile with buildah on a stand-in Python base made from Debian packages.
+
+    Tests only: the Dockerfile's own base (the official python slim image) is replaced by a base
+    made with mmdebstrap, because Docker Hub is not reachable where this runs. Prints the reference.
+    """
+    started = time.monotonic()
+    try:
+        ref = images.build_project_image(context.resolve(), tag)
+        built = time.monotonic() - started
+        if directory is not None:
+            layout = node_mod.NodeLayout.of(directory.resolve())
+            if not layout.containerd_socket.exists():
+                raise click.ClickException(f"no node runs in {directory} (start it with `up --with-node`)")
+            images.load_project_image(layout.containerd_socket, ref)
+    except images.ImageError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"built in {built:.1f}s, total {time.monotonic() - started:.1f}s", err=True)
+    click.echo(ref)
 
 
 @cluster.command()

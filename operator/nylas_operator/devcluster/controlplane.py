@@ -3,7 +3,9 @@
 Owns: the components' flags (envtest's, plus --advertise-address and the controller-manager for
 ownerReference garbage collection and namespace deletion), the directory layout (certificates, etcd data,
 logs, ``kubeconfig``, ``state.json``), waiting until ready, restarting the apiserver on the same port, and
-stopping everything without leaving processes or temp dirs behind.
+stopping everything without leaving processes or temp dirs behind. With a node (``node=``): the
+ServiceAccount admission plugin, the controllers Deployments need, the apiserver's client certificate
+towards kubelets, and starting/stopping containerd, kube-scheduler and kubelet in order.
 
 Two modes:
 - in-process (tests): children die with this process (PR_SET_PDEATHSIG), and are stopped at exit or
@@ -38,8 +40,9 @@ from typing import NoReturn
 
 import yaml
 
-from nylas_operator.devcluster import certs, processes
-from nylas_operator.devcluster.build import Binaries
+from nylas_operator.devcluster import certs, images, processes
+from nylas_operator.devcluster import node as node_mod
+from nylas_operator.devcluster.build import Binaries, NodeBinaries
 
 STATE_FILE = "state.json"
 KUBECONFIG_FILE = "kubeconfig"
@@ -53,6 +56,14 @@ CONTROLLERS = (
     "serviceaccount-controller",
     "clusterrole-aggregation-controller",
 )
+# With a node: without these `helm install --wait` never finishes and no kube-root-ca.crt ConfigMap
+# (the CA of every Pod's ServiceAccount token volume) appears.
+NODE_CONTROLLERS = (
+    "deployment-controller",
+    "replicaset-controller",
+    "root-ca-certificate-publisher-controller",
+)
+NODE_COMPONENTS = ("containerd", "kube-scheduler", "kubelet")
 _PORT_RETRIES = 3
 _ADDRESS_IN_USE = "address already in use"
 _CONTEXT = "nylas-operator-dev"
@@ -90,6 +101,7 @@ class ControlPlane:
         *,
         detached: bool = False,
         controller_manager: bool = True,
+        node: NodeBinaries | None = None,
         start_timeout: float = 90.0,
         stop_timeout: float = 20.0,
     ) -> None:
@@ -99,7 +111,8 @@ class ControlPlane:
         self.stop_timeout = stop_timeout
         self._owns_directory = directory is None
         self._directory = directory.resolve() if directory else None
-        self._with_kcm = controller_manager
+        self._with_kcm = controller_manager or node is not None
+        self._node = node
         self._components: list[_Component] = []
         self._etcd_ports = (0, 0)
         self._apiserver_port = 0
@@ -131,6 +144,11 @@ class ControlPlane:
     def logs(self) -> Path:
         return self.directory / "logs"
 
+    @property
+    def node_layout(self) -> node_mod.NodeLayout | None:
+        """Paths of the node (its containerd socket: ``containerd_socket``); None without a node."""
+        return node_mod.NodeLayout.of(self.directory) if self._node is not None else None
+
     def env(self) -> dict[str, str]:
         """A copy of os.environ pointing KUBECONFIG at this control plane."""
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
@@ -153,11 +171,17 @@ class ControlPlane:
         if not self.detached:
             _register(self)
         try:
+            if self._node is not None:
+                node_mod.check_host()
             self._certs = certs.make_certs(self.directory / "pki")
+            if self._node is not None:
+                certs.make_node_certs(self._certs, node_mod.NODE_NAME)
             self._start_etcd()
             self._start_apiserver_with_free_port()
             if self._with_kcm:
                 self._start_controller_manager()
+            if self._node is not None:
+                self._start_node(self._node)
             self._write_state()
         except BaseException:
             self.stop()
@@ -166,6 +190,14 @@ class ControlPlane:
 
     def stop(self) -> None:
         """Stop every component (SIGTERM, wait, SIGKILL) and remove what this control plane wrote."""
+        if self._directory is not None:
+            by_name = {c.name: c for c in self._components}
+
+            def stop_one(name: str) -> None:
+                if name in by_name:
+                    self._stop_component(by_name[name])
+
+            _stop_node(self._directory, stop_one)
         for component in reversed(self._components):
             self._stop_component(component)
         self._components.clear()
@@ -238,8 +270,7 @@ class ControlPlane:
             "--authorization-mode=RBAC",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--allow-privileged=true",
-            # Nothing runs pods here; admission would otherwise wait for ServiceAccount tokens.
-            "--disable-admission-plugins=ServiceAccount",
+            *self._node_apiserver_args(),
             f"--service-account-issuer=https://127.0.0.1:{port}/",
             f"--service-account-key-file={pki.sa_pub}",
             f"--service-account-signing-key-file={pki.sa_key}",
@@ -247,12 +278,23 @@ class ControlPlane:
             "--endpoint-reconciler-type=none",
         ]
 
+    def _node_apiserver_args(self) -> list[str]:
+        if self._node is None:
+            # Nothing runs pods here; admission would otherwise wait for ServiceAccount tokens.
+            return ["--disable-admission-plugins=ServiceAccount"]
+        assert self._certs is not None
+        cert, key = self._certs.apiserver_kubelet_client
+        # ServiceAccount admission stays on: it mounts each Pod's token. kubelets are called (logs,
+        # exec) with a client certificate they authenticate by x509, never anonymously.
+        return [f"--kubelet-client-certificate={cert}", f"--kubelet-client-key={key}"]
+
     def _kcm_args(self) -> list[str]:
         assert self._certs is not None
+        controllers = CONTROLLERS + (NODE_CONTROLLERS if self._node is not None else ())
         return [
             str(self.binaries.kube_controller_manager),
             f"--kubeconfig={self.kubeconfig}",
-            f"--controllers={','.join(CONTROLLERS)}",
+            f"--controllers={','.join(controllers)}",
             "--leader-elect=false",
             "--bind-address=127.0.0.1",
             "--secure-port=0",  # no health endpoint needed: nothing to pick a port for
@@ -304,6 +346,52 @@ class ControlPlane:
         component = _Component("kube-controller-manager", self._kcm_args)
         self._components.append(component)
         self._spawn(component)
+
+    def _start_node(self, binaries: NodeBinaries) -> None:
+        """containerd (+ the pause image), kube-scheduler, kubelet; ready once the Node is schedulable."""
+        assert self._certs is not None
+        layout = node_mod.NodeLayout.of(self.directory)
+        node_mod.record_host(layout)
+        node_mod.write_files(
+            layout,
+            server=self.server,
+            serving_ca=self._certs.serving_ca,
+            client_ca=self._certs.client_ca,
+            kubelet_cert=self._certs.kubelet_client,
+            scheduler_cert=self._certs.scheduler_client,
+            kubelet_ports=(processes.free_port(), processes.free_port()),
+        )
+        # No Node authorizer here (RBAC only): the system:node role goes to the nodes' group.
+        binding = self.kubectl(
+            "create", "clusterrolebinding", "nylas-operator-dev:nodes", "--clusterrole=system:node",
+            "--group=system:nodes", "--dry-run=client", "-o", "yaml",
+        )  # fmt: skip
+        self.kubectl("apply", "-f", "-", input=binding)
+
+        containerd = _Component("containerd", lambda: node_mod.containerd_args(layout))
+        self._components.append(containerd)
+        self._spawn(containerd)
+        self._wait(containerd, 30.0, lambda: _containerd_ready(layout))
+        try:
+            images.load_pause(layout.containerd_socket, binaries.pause)
+        except images.ImageError as exc:
+            raise StartError(f"the pause image could not be loaded: {exc}") from None
+
+        for name, make_args in (
+            ("kube-scheduler", lambda: node_mod.scheduler_args(binaries.kube_scheduler, layout)),
+            ("kubelet", lambda: node_mod.kubelet_args(binaries.kubelet, layout)),
+        ):
+            component = _Component(name, make_args)
+            self._components.append(component)
+            self._spawn(component)
+        self._wait(self._component("kubelet"), self.start_timeout, self._node_registered)
+        # kubelet registers with the not-ready taint (no CNI: the Node stays NotReady). No
+        # node-lifecycle controller runs here, so removing the taint once is enough.
+        self.kubectl("taint", "nodes", node_mod.NODE_NAME, "node.kubernetes.io/not-ready-", check=False)
+
+    def _node_registered(self) -> bool:
+        out = self.kubectl("get", "node", node_mod.NODE_NAME, "-o", "name", check=False)
+        return bool(out.strip())
 
     def _wait_apiserver(self, component: _Component) -> None:
         context = self._ssl_context()
@@ -441,6 +529,42 @@ def recorded_processes(directory: Path) -> list[processes.ProcessId]:
     return [processes.ProcessId(int(p["pid"]), int(p["start_time"])) for p in recorded.values()]
 
 
+def _recorded_by_name(directory: Path) -> dict[str, processes.ProcessId]:
+    state = _load_state(directory) or {}
+    recorded = state.get("processes")
+    if not isinstance(recorded, dict):
+        return {}
+    return {
+        str(name): processes.ProcessId(int(p["pid"]), int(p["start_time"])) for name, p in recorded.items()
+    }
+
+
+def _stop_node(directory: Path, stop: Callable[[str], None]) -> None:
+    """Stop a node (if this cluster has one): kubelet first so it restarts nothing, then its containers
+    through containerd, then containerd; then undo what it did to the host."""
+    layout = node_mod.NodeLayout.of(directory)
+    if not layout.dir.exists():
+        return
+    stop("kubelet")
+    node_mod.remove_containers(layout)
+    stop("kube-scheduler")
+    stop("containerd")
+    node_mod.restore_host(layout)
+
+
+def _containerd_ready(layout: node_mod.NodeLayout) -> bool:
+    if not layout.containerd_socket.exists():
+        return False
+    result = subprocess.run(
+        [*images.ctr_args(layout.containerd_socket), "version"],
+        capture_output=True,
+        timeout=10,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    return result.returncode == 0
+
+
 def running_processes(directory: Path) -> list[processes.ProcessId]:
     return [p for p in recorded_processes(directory) if processes.is_running(p)]
 
@@ -454,6 +578,13 @@ def stop_detached(directory: Path, timeout: float = 20.0) -> int:
     if not (directory / STATE_FILE).exists():
         return 0  # not a control plane's directory (or already down): touch nothing
     running = running_processes(directory)
+    by_name = _recorded_by_name(directory)
+
+    def stop_one(name: str) -> None:
+        if name in by_name:
+            processes.stop_pid(by_name[name], timeout)
+
+    _stop_node(directory, stop_one)
     for proc in reversed(running):
         processes.stop_pid(proc, timeout)
     _remove_state(directory)
@@ -488,8 +619,8 @@ def reap_stale_temp_dirs() -> None:
             continue
         if processes.is_running(processes.ProcessId(int(owner["pid"]), int(owner["start_time"]))):
             continue
-        for proc in running_processes(candidate):
-            processes.stop_pid(proc, 5.0)
+        stop_detached(candidate, timeout=5.0)
+        # A node's mounts are gone now (stop_detached): rmtree cannot reach into the host.
         shutil.rmtree(candidate, ignore_errors=True)
 
 

@@ -189,6 +189,37 @@ def test_default_deployment_is_one_restricted_recreated_replica(tmp_path: Path) 
         assert not by_kind(objects, absent), absent
 
 
+def test_default_pod_is_on_the_pod_network_with_only_its_tmp_volume(tmp_path: Path) -> None:
+    objects = render({}, tmp_path)
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert "hostNetwork" not in pod and "dnsPolicy" not in pod
+    assert [v["name"] for v in pod["volumes"]] == ["tmp"]
+    assert [m["name"] for m in container(objects)["volumeMounts"]] == ["tmp"]
+
+
+def test_host_network_defaults_dns_policy_to_cluster_first_with_host_net(tmp_path: Path) -> None:
+    pod = one(render({"hostNetwork": True}, tmp_path), "Deployment")["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True
+    assert pod["dnsPolicy"] == "ClusterFirstWithHostNet"
+
+
+def test_explicit_dns_policy_wins(tmp_path: Path) -> None:
+    values = {"hostNetwork": True, "dnsPolicy": "Default"}
+    pod = one(render(values, tmp_path), "Deployment")["spec"]["template"]["spec"]
+    assert (pod["hostNetwork"], pod["dnsPolicy"]) == (True, "Default")
+    pod = one(render({"dnsPolicy": "None"}, tmp_path), "Deployment")["spec"]["template"]["spec"]
+    assert "hostNetwork" not in pod and pod["dnsPolicy"] == "None"
+
+
+def test_extra_volumes_and_mounts_come_after_tmp(tmp_path: Path) -> None:
+    volume = {"name": "ca", "configMap": {"name": "corp-ca"}}
+    mount = {"name": "ca", "mountPath": "/etc/corp-ca", "readOnly": True}
+    objects = render({"extraVolumes": [volume], "extraVolumeMounts": [mount]}, tmp_path)
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["volumes"][1:] == [volume]
+    assert container(objects)["volumeMounts"][1:] == [mount]
+
+
 def test_two_replicas_elect_a_leader_through_a_lease_of_their_own(tmp_path: Path) -> None:
     objects = render(VALUE_SETS["replicated"], tmp_path, namespace="ops")
     deploy = one(objects, "Deployment")
@@ -370,6 +401,10 @@ def test_crds_are_kept_on_uninstall_unless_told_otherwise(tmp_path: Path) -> Non
         ({"operator": {"scopeCacheDelay": "five minutes"}}, "scopeCacheDelay"),
         ({"watchNamespaces": ["Not_A_Namespace"]}, "watchNamespaces"),
         ({"ingress": {"tsl": {}}}, "additional properties 'tsl' not allowed"),
+        ({"hostNetwork": "yes"}, "hostNetwork"),
+        ({"dnsPolicy": "Cluster"}, "dnsPolicy"),
+        ({"extraVolumes": [{"emptyDir": {}}]}, "name"),
+        ({"extraVolumeMounts": [{"name": "ca", "mountPath": "etc/ca"}]}, "mountPath"),
         ({"replicas": 0}, "replicas"),
         ({"leaderElection": {"leaseDuration": "soon"}}, "leaseDuration"),
         ({"leaderElection": {"enable": True}}, "additional properties 'enable' not allowed"),

@@ -1,0 +1,3 @@
+module nylas-operator.io/devcluster/pause
+
+go 1.24.0
