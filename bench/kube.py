@@ -133,7 +133,10 @@ class ReadyWatcher:
     """Watches one kind in one namespace; records when each object was first seen Ready=True.
 
     ``seen[name]`` is the last body seen (for status fields), ``ready_at[name]`` a ``time.time()``.
-    The stream is re-opened when the apiserver closes it; a 410 restarts from a fresh list.
+    ``writes[name]`` counts the MODIFIED events seen (every apiserver write of the object is one:
+    status, annotations, finalizers, kopf's bookkeeping), ``writes_at_ready[name]`` that count when
+    it was first seen Ready. The stream is re-opened when the apiserver closes it; a 410 restarts
+    from a fresh list.
     """
 
     def __init__(self, kube: KubeClient, plural: str, namespace: str) -> None:
@@ -142,18 +145,23 @@ class ReadyWatcher:
         self.namespace = namespace
         self.seen: dict[str, dict[str, Any]] = {}
         self.ready_at: dict[str, float] = {}
+        self.writes: dict[str, int] = {}
+        self.writes_at_ready: dict[str, int] = {}
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listed = asyncio.Event()
 
-    def _observe(self, body: dict[str, Any], deleted: bool = False) -> None:
+    def _observe(self, body: dict[str, Any], deleted: bool = False, modified: bool = False) -> None:
         name = body["metadata"]["name"]
         if deleted:
             self.seen.pop(name, None)
             return
         self.seen[name] = body
+        if modified:
+            self.writes[name] = self.writes.get(name, 0) + 1
         if name not in self.ready_at and is_ready(body):
             self.ready_at[name] = time.time()
+            self.writes_at_ready[name] = self.writes.get(name, 0)
         self._changed.set()
 
     async def start(self) -> None:
@@ -189,7 +197,7 @@ class ReadyWatcher:
                             break
                         version = (obj.get("metadata") or {}).get("resourceVersion") or version
                         if event.get("type") in ("ADDED", "MODIFIED"):
-                            self._observe(obj)
+                            self._observe(obj, modified=event.get("type") == "MODIFIED")
                         elif event.get("type") == "DELETED":
                             self._observe(obj, deleted=True)
             except (httpx.HTTPError, json.JSONDecodeError):

@@ -8,7 +8,8 @@ the credential and the operator. Per grant: lateness = (time of its successful
 ``POST /v3/connect/custom`` in the emulator journal) - ``status.eligibleAt``. Also reported: the
 lateness against the exact wall-clock time the consent annotation was written + delay (eligibleAt
 has whole seconds, so it can be up to 1 s earlier than that), grants created early (must be 0) and
-custom-auth calls Nylas refused (the scope-cache window, must be 0), and ``budget_bound_s``: the
+custom-auth calls Nylas refused (the scope-cache window, must be 0), the apiserver writes per grant
+from the consent to Ready (watch events; at most 3), and ``budget_bound_s``: the
 lateness a perfect client would have at the operator's Nylas budget (token bucket: the burst at once,
 then 1/rate apart), which no operator can beat, and ``lateness_beyond_budget_s``: each grant's
 lateness minus its slot in that schedule (k-th created against k-th slot), the operator's own share.
@@ -67,6 +68,7 @@ async def main_async(args: Any) -> None:
             )
             print(f"# {args.n} grants awaiting consent: {waiting}", flush=True)
             journal_start = max((e.seq for e in st.emulator.control.journal()), default=0)
+            writes_before = dict(watcher.writes)
             scenario.record_consent(st.emulator, cred["status"]["credentialId"])
             consented_at = time.time()
             await kube.merge_patch(
@@ -95,6 +97,12 @@ async def main_async(args: Any) -> None:
                     lateness.append(made - _epoch(eligible))
                     exact.append(made - (consented_at + args.delay))
             late = common.percentiles(lateness)
+            # Apiserver writes per grant from the consent to Ready (each write is one watch event).
+            writes = [
+                float(watcher.writes_at_ready[name] - writes_before.get(name, 0))
+                for name in watcher.writes_at_ready
+                if name in by_name
+            ]
             # All N become eligible at the same second: the Nylas budget alone spreads their creates.
             schedule = common.budget_schedule(len(lateness), args.nylas_rate)
             bound = common.percentiles(schedule)
@@ -114,6 +122,7 @@ async def main_async(args: Any) -> None:
                 # Against the wall clock of the consent + delay, not the operator's own eligibleAt.
                 "created_before_consent_plus_delay": sum(1 for x in exact if x < 0),
                 "custom_auth_refused": refused,
+                "writes_per_grant_consent_to_ready": common.percentiles(writes),
                 "operator_peak_rss_mb": common.mb(common.peak_rss_bytes(operator.pid)),
             }
             if bound.get("p99", 0.0) > 2.0:
@@ -127,6 +136,7 @@ async def main_async(args: Any) -> None:
                 common.at_most("settle_p99_s", late.get("p99"), 2.0, " s"),
                 common.at_most("settle_p99_beyond_nylas_budget_s", beyond.get("p99"), 2.0, " s"),
                 common.at_most("created_before_eligibleAt", figures["created_before_eligibleAt"], 0),
+                common.at_most("writes_per_grant_consent_to_ready_max", max(writes, default=None), 3),
                 common.at_most(
                     "created_before_consent_plus_delay", figures["created_before_consent_plus_delay"], 0
                 ),

@@ -4,7 +4,7 @@ Owns: the command line (each option has a ``NYLAS_OPERATOR_*`` environment varia
 tuning (one comment per setting), where the liveness canary lives (``canary_home``), the process's
 identity (``operator_identity``), the order of a leader-elected start (standby endpoints, the
 Lease, then kopf; exit when the Lease is lost: ``become_leader``, ``lead``), the startup
-wiring (Kubernetes helper, Nylas client pool, waker, drift loops, consent index and callback
+wiring (Kubernetes helper, Nylas client pool, scheduler, drift loops, consent index and callback
 endpoint, health and metrics endpoints) and the warm-up that fills the claims table and the
 consent index from a LIST before any handler runs.
 Does not own: handlers (``controllers/``).
@@ -28,6 +28,8 @@ import kopf
 
 from nylas_operator.api.common import parse_duration
 from nylas_operator.controllers import canary as canary_module
+from nylas_operator.controllers.handlers import build_registry
+from nylas_operator.controllers.lifecycle import register_lifecycle
 from nylas_operator.kube import KINDS
 from nylas_operator.leader import LeaseElector, lease_timings
 from nylas_operator.login import BearerAuth, CredentialSource, tls_verify
@@ -397,15 +399,12 @@ def operator_identity(env: Mapping[str, str]) -> str:
 
 
 async def operate(settings: OperatorSettings, identity: str) -> None:
-    from nylas_operator.controllers.handlers import build_registry
-    from nylas_operator.controllers.lifecycle import register_lifecycle
-
     credentials = CredentialSource.from_environment()
     memo = kopf.Memo()
     memo.credentials = credentials
     memo.identity = identity
     registry = build_registry()
-    register_lifecycle(registry, settings)
+    register_lifecycle(registry, settings, login=login, tune=tune_kopf, kopf_prefix=KOPF_PREFIX)
     log.info("starting as %s with credentials from the %s", identity, credentials.describe)
 
     def running() -> Coroutine[Any, Any, None]:
@@ -486,7 +485,7 @@ def tune_kopf(settings: kopf.OperatorSettings, processing: ProcessingSettings) -
     settings.persistence.finalizer = FINALIZER
     # Progress (retry state) under our own prefix, not kopf.zalando.org; the prefix starts with
     # "kopf." so these keys are excluded from the essence, while our own nylas-operator.io/*
-    # annotations (pause, consent, wake-ups) stay in it and cause updates.
+    # annotations (pause, consent) stay in it and cause updates.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     # The diffbase storage is chosen at start by the installed CRDs (lifecycle.py, diffbase.py).
     # Events only when we post them (transitions); kopf would post handler retries and failures.

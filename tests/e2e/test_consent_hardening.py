@@ -76,7 +76,7 @@ def test_bad_states_get_one_answer_and_record_nothing(
         assert response.status_code == 400, what
         assert response.text == answers["unknown"].text, f"{what} answered differently"
         assert "contoso" not in response.text and namespace not in response.text
-    time.sleep(1.5)  # give a wrongly accepted state time to show up in status
+    # The callback writes the result annotation before it answers: an accepted state would show now.
     assert_nothing_recorded(kubectl, namespace, before, emulator)
 
     # The admin consents through the URL (the emulator records it and redirects to the callback):
@@ -87,13 +87,8 @@ def test_bad_states_get_one_answer_and_record_nothing(
     granted = consent_records(kubectl, namespace)
     replay = httpx.get(str(consented.url), timeout=10)
     assert (replay.status_code, replay.text) == (400, answers["unknown"].text)
-    time.sleep(1.5)
-    assert consent_records(kubectl, namespace) == granted
-    for i in range(3):
-        k.wait_condition(kubectl, namespace, "serviceaccountgrant", f"mailbox-{i}", "Ready", timeout=60)
-    creates = [e for e in emulator.journal() if e.method == "POST" and e.path == "/v3/connect/custom"]
-    assert len({e.email for e in creates}) == 3
-    assert len([e for e in creates if e.status and e.status < 300]) == 3
+    assert consent_records(kubectl, namespace) == granted  # answered after any annotation: none
+    # Grants becoming Ready after the consent (one create per mailbox) is test_microsoft's.
 
 
 def test_expired_state_is_refused_and_replaced(

@@ -5,8 +5,9 @@ Owns: ``PhaseBook`` (the phase of every served object as last seen on the watch,
 scrape time without a LIST) and the cheap ``on.event`` handlers that fill it and stamp
 ``note_watch_event`` / ``HealthState.note_event``. The phase comes from the event's body, so it is
 what the handlers last wrote, including writes of an earlier operator process (initial listing).
-It also feeds the Kubernetes helper's watch cache (``Kube.observe``) and tells a kind's ``gone``
-callback about deleted objects.
+It also feeds the Kubernetes helper's watch cache (``Kube.observe``), the usage index
+(``index.py``), the consent state index (``consent.py``) and the scheduler (``seen``), and tells
+a kind's ``gone`` callback about deleted objects.
 Does not own: any reconcile logic or metric definitions.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import kopf
 
 from nylas_operator.api.common import GROUP, VERSION
-from nylas_operator.kube import KINDS
+from nylas_operator.kube import CREDENTIALS, KINDS
 
 NO_PHASE = "Unknown"
 
@@ -55,6 +56,16 @@ def observe(memo: Any, plural: str, event_type: str | None, body: Mapping[str, A
     if health is not None:
         health.note_event(plural)
     ctx = getattr(memo, "ctx", None)
+    scheduler = getattr(ctx, "scheduler", None)
+    if scheduler is not None:  # queued runs of this object may now read what this process wrote
+        meta = body.get("metadata") or {}
+        scheduler.seen((plural, str(meta.get("namespace")), str(meta.get("name"))))
+    usage = getattr(ctx, "usage", None)
+    if usage is not None:  # the only writer of the usage index
+        usage.observe(plural, event_type, body)
+    consents = getattr(ctx, "consents", None)
+    if consents is not None and plural == CREDENTIALS:  # the consent states the callback matches
+        consents.observe(event_type, body)
     kube = getattr(ctx, "kube", None)
     if kube is not None:  # connectors and credentials: their latest bodies, read by every reconcile
         kube.observe(plural, event_type, body)

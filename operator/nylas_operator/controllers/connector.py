@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import kopf
-
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
-from nylas_operator.api.connector import NylasConnectorSpec
+from nylas_operator.api.connector import NylasConnectorSpec, NylasConnectorStatus
 from nylas_operator.controllers import deletion, identity
 from nylas_operator.controllers.claims import Claimant
 from nylas_operator.controllers.context import Context
@@ -77,7 +75,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     namespace, name = meta["namespace"], meta["name"]
     spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
     app = app_key(spec)
-    report.set(provider=spec.provider, apiUrl=app.base_url)
+    report.set(provider=spec.provider, api_url=app.base_url)
     winner = ctx.claims.claim(claim_key(spec), claimant(body))
     if winner.uid != meta["uid"]:
         raise Unresolved(
@@ -99,36 +97,13 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         if mismatch is not None:
             raise Unresolved(c.Reason.APPLICATION_MISMATCH, mismatch, terminal=True)
         ctx.clients.mark_verified(app, api_key)
-    settings = desired_settings(spec, secret)
-    try:
-        current: nylas.Connector | None = await client.connectors.get(spec.provider)
-    except nylas.NylasNotFoundError:
-        current = None
+    current = await _ensure_in_nylas(
+        client, spec, desired_settings(spec, secret), f"k8s:{namespace}/{name}", report, values.versions
+    )
     old = report.old
-    if current is None:
-        current = await client.connectors.create(
-            nylas.ConnectorCreate(
-                provider=nylas.Provider(spec.provider),
-                settings=settings,
-                scope=spec.scopes,
-                name=f"k8s:{namespace}/{name}",
-            )
-        )
-        report.event("Normal", "Created", f"created the {spec.provider} connector in Nylas")
-    elif needs_update(
-        current,
-        spec,
-        changed_secrets=old.get("secretVersions") != values.versions,
-        new_gen=old.get("observedGeneration") != report.generation,
-    ):
-        current = await client.connectors.update(
-            spec.provider, nylas.ConnectorUpdate(settings=settings, scope=spec.scopes)
-        )
-        if not c.is_true(old.get("conditions"), c.READY) and old.get("phase") is None:
-            report.event("Normal", "Adopted", f"adopted the existing {spec.provider} connector in Nylas")
-    users = await deletion.users_of_connector(ctx, namespace, name)
+    users = deletion.users_of_connector(ctx, namespace, name)
     report.set(
-        activeCredentialId=current.active_credential_id, secretVersions=values.versions, users=len(users)
+        active_credential_id=current.active_credential_id, secret_versions=values.versions, users=len(users)
     )
     report.ready()
     rotated = old.get("secretVersions") not in (None, values.versions)
@@ -138,18 +113,58 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         report.dependents.extend((CREDENTIALS, namespace, n) for n in users)
 
 
+async def _ensure_in_nylas(
+    client: nylas.NylasClient,
+    spec: NylasConnectorSpec,
+    settings: nylas.models.ConnectorSettings,
+    name_in_nylas: str,
+    report: Report,
+    versions: dict[str, str],
+) -> nylas.Connector:
+    """Act: GET the provider's connector, then POST it, or PATCH it with the full settings."""
+    try:
+        current: nylas.Connector | None = await client.connectors.get(spec.provider)
+    except nylas.NylasNotFoundError:
+        current = None
+    old = report.old
+    if current is None:
+        created = await client.connectors.create(
+            nylas.ConnectorCreate(
+                provider=nylas.Provider(spec.provider),
+                settings=settings,
+                scope=spec.scopes,
+                name=name_in_nylas,
+            )
+        )
+        report.event("Normal", "Created", f"created the {spec.provider} connector in Nylas")
+        return created
+    if not needs_update(
+        current,
+        spec,
+        changed_secrets=old.get("secretVersions") != versions,
+        new_gen=old.get("observedGeneration") != report.generation,
+    ):
+        return current
+    updated = await client.connectors.update(
+        spec.provider, nylas.ConnectorUpdate(settings=settings, scope=spec.scopes)
+    )
+    if not c.is_true(old.get("conditions"), c.READY) and old.get("phase") is None:
+        report.event("Normal", "Adopted", f"adopted the existing {spec.provider} connector in Nylas")
+    return updated
+
+
 async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
-    users = await deletion.users_of_connector(ctx, namespace, name)
-    await deletion.wait_while_in_use(ctx, CONNECTORS, body, users, "NylasCredential")
+    users = deletion.users_of_connector(ctx, namespace, name)
+    await deletion.wait_while_in_use(ctx, CONNECTORS, NylasConnectorStatus, body, users, "NylasCredential")
     spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
     key = claim_key(spec)
     was_winner = (w := ctx.claims.winner(key)) is not None and w.uid == meta["uid"]
     others = ctx.claims.others(key, meta["uid"])
     ctx.claims.release_all(meta["uid"])
-    ctx.waker.forget((CONNECTORS, namespace, name))
-    await ctx.waker.bump_all([(CONNECTORS, o.namespace, o.name) for o in others], "claim-released")
+    ctx.scheduler.forget((CONNECTORS, namespace, name))
+    ctx.scheduler.now_all([(CONNECTORS, o.namespace, o.name) for o in others], "claim-released")
     if spec.deletion_policy != "Delete" or not was_winner:
         return
     if await deletion.skip_when_paused(ctx, body):
@@ -163,9 +178,3 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     await deletion.nylas_delete(
         ctx, body, runtime, lambda: client.connectors.delete(spec.provider), "connector"
     )
-
-
-def register(registry: kopf.OperatorRegistry) -> None:
-    from nylas_operator.controllers import handlers
-
-    handlers.register_kind(registry, CONNECTORS, reconcile, delete)

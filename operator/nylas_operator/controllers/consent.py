@@ -1,8 +1,9 @@
 """Microsoft admin consent, controller side: records per scope set, the state index, the recorder.
 
-Owns: the scope-set key; issuing consent URLs (a fresh 256-bit state per URL, only its hash in
-status, expiring); applying recorded outcomes to ``status.consent``; the in-memory index from
-state hash to credential; ``Recorder``, the ``ConsentRecorder`` the callback endpoint calls.
+Owns: the scope-set key; the in-memory index from state hash to credential; ``Recorder``, the
+``ConsentRecorder`` the callback endpoint calls. Issuing consent URLs (a fresh 256-bit state per
+URL, only its hash in status, expiring) and applying recorded outcomes to ``status.consent`` are
+decisions (``decide_credential.py``).
 
 Both ways of recording consent end in the same place. The callback's recorder does not write
 status (the credential's handler could overwrite it with an older list): it writes an annotation
@@ -26,7 +27,7 @@ from typing import Any
 from nylas_operator.api.common import parse_duration
 from nylas_operator.api.conditions import now_rfc3339, parse_rfc3339
 from nylas_operator.consent.recording import ConsentOutcome, RecordResult
-from nylas_operator.consent.tokens import hashes_equal, is_state_hash, new_state
+from nylas_operator.consent.tokens import hashes_equal, is_state_hash
 from nylas_operator.kube import CREDENTIALS, Kube
 
 log = logging.getLogger("nylas_operator.consent")
@@ -69,7 +70,8 @@ def delay_of(*durations: str | None, default: timedelta) -> timedelta:
 
 @dataclass
 class ConsentIndex:
-    """state hash → (namespace, credential name, scope set). Rebuilt from status at startup."""
+    """state hash → (namespace, credential name, scope set), from the credentials' status as the
+    watch shows it (and the start-up LIST); reconciles never change it."""
 
     by_hash: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
@@ -85,7 +87,14 @@ class ConsentIndex:
         for h in [h for h, v in self.by_hash.items() if v[:2] == (namespace, name)]:
             del self.by_hash[h]
 
-    def index_credential(self, body: dict[str, Any]) -> None:
+    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """One watch event of a credential (the index's only input besides the start-up LIST)."""
+        meta = body.get("metadata") or {}
+        self.forget_credential(str(meta.get("namespace")), str(meta.get("name")))
+        if event_type != "DELETED":
+            self.index_credential(body)
+
+    def index_credential(self, body: Mapping[str, Any]) -> None:
         meta = body["metadata"]
         for record in (body.get("status") or {}).get("consent") or []:
             if record.get("stateHash") and not record.get("grantedAt"):
@@ -148,99 +157,8 @@ class Recorder:
         )
 
 
-@dataclass
-class ConsentPlan:
-    """What a credential reconcile decided about consent (for conditions and wake-ups)."""
-
-    records: list[dict[str, Any]]
-    remove_annotations: list[str]
-    events: list[tuple[str, str, str]]
-
-
-def plan_consent(
-    *,
-    old_records: list[dict[str, Any]],
-    needed: dict[str, list[str] | None],
-    annotations: dict[str, str],
-    now: datetime,
-    delay: timedelta,
-    state_ttl: timedelta,
-    make_url: Any,
-) -> ConsentPlan:
-    """Pure: the new ``status.consent`` list from the old one, the needed scope sets and the
-    recorded outcomes in annotations. ``make_url(state, scopes)`` builds a URL or returns None."""
-    by_key = {r.get("scopeSet"): dict(r) for r in old_records}
-    remove: list[str] = []
-    events: list[tuple[str, str, str]] = []
-    manual = annotations.get(ADMIN_CONSENT_ANNOTATION, "").strip().lower() == "granted"
-    if ADMIN_CONSENT_ANNOTATION in annotations:
-        remove.append(ADMIN_CONSENT_ANNOTATION)
-    for annotation, raw in annotations.items():
-        if not annotation.startswith(RESULT_ANNOTATION_PREFIX):
-            continue
-        remove.append(annotation)
-        key = annotation[len(RESULT_ANNOTATION_PREFIX) :]
-        record = by_key.get(key)
-        try:
-            outcome = json.loads(raw)
-            at = parse_rfc3339(outcome["at"])
-        except (ValueError, KeyError, TypeError):
-            continue
-        if record is None or record.get("grantedAt") or record.get("stateHash") != outcome.get("stateHash"):
-            continue  # stale: a newer URL replaced that state
-        if outcome.get("granted"):
-            _grant(record, at, "callback", delay)
-            events.append(("Normal", "ConsentGranted", f"admin consent recorded for scope set {key}"))
-        else:
-            record.update(
-                error=str(outcome.get("error") or "access_denied")[:128],
-                errorDescription=(
-                    str(outcome["errorDescription"])[:1024] if outcome.get("errorDescription") else None
-                ),
-                stateHash=None,
-                consentUrl=None,
-            )
-            events.append(
-                ("Warning", "ConsentDenied", f"admin consent refused for scope set {key}: {record['error']}")
-            )
-    result: list[dict[str, Any]] = []
-    for key, scopes in needed.items():
-        record = by_key.get(key) or {"scopeSet": key, "scopes": sorted(set(scopes)) if scopes else None}
-        if not record.get("grantedAt") and manual:
-            _grant(record, ceil_second(now), "annotation", delay)
-            events.append(
-                ("Normal", "ConsentGranted", f"admin consent recorded by annotation for scope set {key}")
-            )
-        if record.get("grantedAt"):
-            record["settledAt"] = now_rfc3339(parse_rfc3339(record["grantedAt"]) + delay)
-        elif not record.get("stateHash") or state_expired(record, now):
-            token, state_hash = new_state()
-            url = make_url(token, record.get("scopes"))
-            record.update(
-                consentUrl=url,
-                stateHash=state_hash if url else None,
-                requestedAt=now_rfc3339(now),
-                expiresAt=now_rfc3339(now + state_ttl) if url else None,
-            )
-        result.append({k: v for k, v in record.items() if v is not None})
-    return ConsentPlan(result, remove, events)
-
-
 def state_expired(record: Mapping[str, Any], now: datetime) -> bool:
     """The record's consent URL state is past ``expiresAt`` (a new URL is issued; a callback with it
     is refused)."""
     expires = record.get("expiresAt")
     return bool(expires) and parse_rfc3339(str(expires)) <= now
-
-
-def _grant(record: dict[str, Any], at: datetime, how: str, delay: timedelta) -> None:
-    record.update(
-        grantedAt=now_rfc3339(at),
-        grantedBy=how,
-        settledAt=now_rfc3339(at + delay),
-        stateHash=None,
-        consentUrl=None,
-        expiresAt=None,
-        error=None,
-        errorDescription=None,
-    )

@@ -1,6 +1,6 @@
 """What every handler needs, built once at startup and kept on kopf's ``memo``.
 
-Owns: the ``Context`` dataclass (settings, Kubernetes helper, Nylas client pool, claims, waker,
+Owns: the ``Context`` dataclass (settings, Kubernetes helper, Nylas client pool, claims, scheduler,
 grant directory,
 consent index, drift registry, clock). Handlers get it with ``context_of(memo)``; unit tests build
 one with fakes. Does not own: creating the pieces (``runner.py``).
@@ -11,18 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nylas_operator.controllers.claims import Claims
 from nylas_operator.controllers.clients import ClientPool
+from nylas_operator.controllers.consent import ConsentIndex
 from nylas_operator.controllers.directory import GrantDirectory
-from nylas_operator.controllers.waker import Waker
+from nylas_operator.controllers.drift import DriftRegistry
+from nylas_operator.controllers.index import UsageIndex
+from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.kube import Kube
 from nylas_operator.settings import OperatorSettings
-
-if TYPE_CHECKING:
-    from nylas_operator.controllers.consent import ConsentIndex
-    from nylas_operator.controllers.drift import DriftRegistry
 
 
 def utcnow() -> datetime:
@@ -34,11 +33,12 @@ class Context:
     settings: OperatorSettings
     kube: Kube
     clients: ClientPool
-    waker: Waker
+    scheduler: Scheduler
     consents: ConsentIndex
     drift: DriftRegistry
     claims: Claims = field(default_factory=Claims)
     directory: GrantDirectory = field(default_factory=GrantDirectory)
+    usage: UsageIndex = field(default_factory=UsageIndex)
     clock: Callable[[], datetime] = utcnow
     metrics: Any = None
 

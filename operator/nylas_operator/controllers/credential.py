@@ -1,10 +1,11 @@
-"""NylasCredential: the connector credential, by deterministic name, plus Microsoft admin consent.
+"""NylasCredential shell: the connector credential, by deterministic name, plus Microsoft admin consent.
 
 Owns: resolving the credential data (Azure app or the Google JSON key, validated before anything
 is sent), create-or-adopt by the name ``k8s:<namespace>/<name>`` (a crash between the Nylas create
 and the status write heals by lookup), resending the data when a referenced Secret changed, the
-consent records per scope set (``consent.plan_consent``), waking grants when consent changes, and
-deletion. Does not own: the consent callback (``consent.py``) or grants (``grant.py``).
+consent records per scope set, waking grants when consent changes, and deletion.
+Does not own: any decision (``decide_credential.py``), the consent callback (``consent.py``) or
+grants (``grant.py``).
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import kopf
-
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.common import SecretKeySelector
 from nylas_operator.api.connector import NylasConnectorSpec
-from nylas_operator.api.credential import SHARED_TENANTS, NylasCredentialSpec
+from nylas_operator.api.credential import NylasCredentialSpec, NylasCredentialStatus
 from nylas_operator.controllers import consent, deletion, identity, metrics
+from nylas_operator.controllers import decide_credential as decide
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.references import (
     Parent,
@@ -31,8 +31,6 @@ from nylas_operator.controllers.references import (
 )
 from nylas_operator.controllers.status import Report
 from nylas_operator.kube import CREDENTIALS, GRANTS
-
-TYPE_OF_PROVIDER = {"microsoft": "adminconsent", "google": "serviceaccount"}
 
 
 def nylas_name(namespace: str, name: str) -> str:
@@ -111,32 +109,17 @@ async def ensure_in_nylas(
     return existing
 
 
-def needed_scope_sets(spec: NylasCredentialSpec, grants: list[dict[str, Any]]) -> dict[str, list[str] | None]:
-    base = spec.admin_consent.scopes if spec.admin_consent else None
-    needed: dict[str, list[str] | None] = {consent.scope_set_key(base): base}
-    for grant in grants:
-        scopes = (grant.get("spec") or {}).get("scopes")
-        if scopes and not grant["metadata"].get("deletionTimestamp"):
-            needed.setdefault(consent.scope_set_key(scopes), scopes)
-    return needed
-
-
 async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> None:
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     spec = NylasCredentialSpec.model_validate(body.get("spec") or {})
-    ctx.waker.read_parent((CREDENTIALS, namespace, name), "0")  # a connector transition wakes us
+    ctx.scheduler.read_parent((CREDENTIALS, namespace, name), "0")  # a connector transition wakes us
     connector: Parent = await load_connector(ctx.kube, namespace, spec.connector_ref.name)
-    ctx.waker.read_parent(
+    ctx.scheduler.read_parent(
         (CREDENTIALS, namespace, name), str(connector.body["metadata"].get("resourceVersion"))
     )
     provider = connector.spec.provider
-    if TYPE_OF_PROVIDER[provider] != spec.type:
-        raise Unresolved(
-            c.Reason.WRONG_PROVIDER,
-            f"type {spec.type} does not fit a {provider} connector (use {TYPE_OF_PROVIDER[provider]})",
-            terminal=True,
-        )
+    decide.check_type(spec, provider)
     if not connector.ready:
         raise Unresolved(c.Reason.CONNECTOR_NOT_READY, f"NylasConnector {connector.name!r} is not Ready yet")
     values = SecretValues()
@@ -152,38 +135,23 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     credential = await ensure_in_nylas(client, provider, name_in_nylas, data, report, rotated)
     ctx.clients.remember_credential(credential.id, app)
     report.set(
-        credentialId=credential.id, nylasName=name_in_nylas, provider=provider, secretVersions=values.versions
+        credential_id=credential.id,
+        nylas_name=name_in_nylas,
+        provider=provider,
+        secret_versions=values.versions,
     )
-    grants = [
-        _slim(g)
-        async for page in ctx.kube.list_pages(GRANTS, namespace)
-        for g in page
-        if ((g.get("spec") or {}).get("credentialRef") or {}).get("name") == name
-    ]
+    grants = [g.as_body() for g in ctx.usage.grants_of(namespace, name)]
     report.set(users=len(grants))
-    old_consent = report.old.get("consent") or []
     if spec.type == "adminconsent":
         await _consent(ctx, body, report, spec, client, credential.id, grants)
     else:
         report.condition(c.CONSENT_GRANTED, True, c.Reason.CONSENT_NOT_REQUIRED)
         report.condition(c.CONSENT_SETTLED, True, c.Reason.CONSENT_NOT_REQUIRED)
         report.ready()
-    ready_now = c.is_true(report.conditions, c.READY)
-    ready_changed = c.is_true(report.old.get("conditions"), c.READY) != ready_now
-    # What grants decide on: the credential id, the consent records (Microsoft) or Ready (Google).
-    seen_by_grants = (
-        old_consent != report.get("consent")
-        or report.old.get("credentialId") != credential.id
-        or (ready_changed and spec.type != "adminconsent")
+    woken = decide.grants_to_wake(
+        report, grants, credential_id=credential.id, admin_consent=spec.type == "adminconsent"
     )
-    if seen_by_grants:
-        # Grants read this status. A Ready grant has nothing to wait for when the credential
-        # becomes (or stays) usable: waking it would only cost an update cycle and two PATCHes.
-        report.dependents.extend(
-            (GRANTS, namespace, g["metadata"]["name"])
-            for g in grants
-            if not (ready_now and (g.get("status") or {}).get("phase") == c.PHASE_READY)
-        )
+    report.dependents.extend((GRANTS, namespace, grant) for grant in woken)
 
 
 async def _consent(
@@ -196,14 +164,8 @@ async def _consent(
     grants: list[dict[str, Any]],
 ) -> None:
     meta = body["metadata"]
-    namespace, name = meta["namespace"], meta["name"]
     ac = spec.admin_consent
     redirect = (ac.redirect_uri if ac else None) or ctx.settings.consent.callback_url
-    delay = consent.delay_of(spec.scope_cache_delay, default=ctx.settings.consent.scope_cache_delay)
-    needed = needed_scope_sets(spec, grants)
-    tenant = ac.tenant if ac else "common"
-    if tenant in SHARED_TENANTS and any(key != consent.DEFAULT_SET for key in needed):
-        needed = {k: v for k, v in needed.items() if k == consent.DEFAULT_SET} or {consent.DEFAULT_SET: None}
 
     def make_url(state: str, scopes: list[str] | None) -> str | None:
         if not redirect:
@@ -212,13 +174,12 @@ async def _consent(
             credential_id=credential_id, redirect_uri=redirect, state=state, scope=scopes
         )
 
-    annotations = dict(meta.get("annotations") or {})
-    plan = consent.plan_consent(
+    plan = decide.plan_consent(
         old_records=list(report.old.get("consent") or []),
-        needed=needed,
-        annotations=annotations,
+        needed=decide.needed_scope_sets(spec, grants),
+        annotations=dict(meta.get("annotations") or {}),
         now=report.now,
-        delay=delay,
+        delay=consent.delay_of(spec.scope_cache_delay, default=ctx.settings.consent.scope_cache_delay),
         state_ttl=ctx.settings.consent.state_ttl,
         make_url=make_url,
     )
@@ -228,62 +189,11 @@ async def _consent(
         report.annotations[annotation] = None
     for event in plan.events:
         report.event(*event)
-    ctx.consents.forget_credential(namespace, name)
-    for record in plan.records:
-        if record.get("stateHash"):
-            ctx.consents.register(record["stateHash"], namespace, name, record["scopeSet"])
-        if (
-            record.get("grantedAt")
-            and not _was_granted(report.old, record["scopeSet"])
-            and record.get("requestedAt")
-        ):
+    for record in plan.newly_granted:
+        if record.get("requestedAt"):
             waited = c.parse_rfc3339(record["grantedAt"]) - c.parse_rfc3339(record["requestedAt"])
             metrics.consent_waited(ctx, waited.total_seconds())
-    base = plan.records[0]
-    report.set(consent=plan.records, consentUrl=base.get("consentUrl"), settledAt=base.get("settledAt"))
-    pending = [r for r in plan.records if not r.get("grantedAt")]
-    settling = [
-        r for r in plan.records if r.get("grantedAt") and c.parse_rfc3339(r["settledAt"]) > report.now
-    ]
-    denied = [r for r in pending if r.get("error")]
-    if denied:
-        r = denied[0]
-        detail = f"{r['error']}: {r['errorDescription']}" if r.get("errorDescription") else r["error"]
-        message = f"the administrator refused consent ({detail}); a new consent URL is in status.consent"
-        report.condition(c.CONSENT_GRANTED, False, c.Reason.CONSENT_DENIED, message)
-    elif pending:
-        hint = (
-            "open status.consentUrl as an Entra administrator"
-            if redirect
-            else (
-                "no callback URL is configured: grant consent in Entra, then annotate "
-                f"{consent.ADMIN_CONSENT_ANNOTATION}=granted"
-            )
-        )
-        report.condition(
-            c.CONSENT_GRANTED, False, c.Reason.AWAITING_CONSENT, f"waiting for admin consent: {hint}"
-        )
-    else:
-        report.condition(c.CONSENT_GRANTED, True, c.Reason.CONSENT_GRANTED)
-    if pending:
-        report.condition(c.CONSENT_SETTLED, False, c.Reason.AWAITING_CONSENT, "no consent recorded yet")
-        report.not_ready(
-            c.Reason.CONSENT_DENIED if denied else c.Reason.AWAITING_CONSENT,
-            "waiting for admin consent",
-            phase=c.AWAITING_CONSENT,
-        )
-    elif settling:
-        until = min(c.parse_rfc3339(r["settledAt"]) for r in settling)
-        message = f"Microsoft caches scopes: consent is usable after {c.now_rfc3339(until)}"
-        report.condition(c.CONSENT_SETTLED, False, c.Reason.CONSENT_SETTLING, message)
-        report.not_ready(c.Reason.CONSENT_SETTLING, message, phase=c.CONSENT_SETTLING)
-        report.wake((until - report.now).total_seconds() + 0.5, "settled")
-    else:
-        report.condition(c.CONSENT_SETTLED, True, c.Reason.CONSENT_SETTLED)
-        report.ready()
-    expiries = [c.parse_rfc3339(r["expiresAt"]) for r in pending if r.get("expiresAt")]
-    if expiries:
-        report.wake((min(expiries) - report.now).total_seconds() + 1.0, "state-expired")
+    decide.report_consent(report, plan.records, has_callback=bool(redirect))
 
 
 async def _check_redirect_uri(ctx: Context, report: Report, client: nylas.NylasClient, url: str) -> None:
@@ -311,28 +221,14 @@ async def _check_redirect_uri(ctx: Context, report: Report, client: nylas.NylasC
         )
 
 
-def _slim(grant: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a grant this module reads (10,000 full bodies at once cost over 100 MB)."""
-    meta, spec = grant["metadata"], grant.get("spec") or {}
-    return {
-        "metadata": {"name": meta["name"], "deletionTimestamp": meta.get("deletionTimestamp")},
-        "spec": {"scopes": spec.get("scopes")},
-        "status": {"phase": (grant.get("status") or {}).get("phase")},
-    }
-
-
-def _was_granted(old: Mapping[str, Any], key: str) -> bool:
-    record = consent.find_record(dict(old), key)
-    return bool(record and record.get("grantedAt"))
-
-
 async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
-    users = await deletion.users_of_credential(ctx, namespace, name)
-    await deletion.wait_while_in_use(ctx, CREDENTIALS, body, users, "ServiceAccountGrant")
-    ctx.consents.forget_credential(namespace, name)
-    ctx.waker.forget((CREDENTIALS, namespace, name))
+    users = deletion.users_of_credential(ctx, namespace, name)
+    await deletion.wait_while_in_use(
+        ctx, CREDENTIALS, NylasCredentialStatus, body, users, "ServiceAccountGrant"
+    )
+    ctx.scheduler.forget((CREDENTIALS, namespace, name))
     spec = NylasCredentialSpec.model_validate(body.get("spec") or {})
     status = dict(body.get("status") or {})
     credential_id, provider = status.get("credentialId"), status.get("provider")
@@ -349,9 +245,3 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     await deletion.nylas_delete(
         ctx, body, runtime, lambda: client.credentials.delete(str(provider), str(credential_id)), "credential"
     )
-
-
-def register(registry: kopf.OperatorRegistry) -> None:
-    from nylas_operator.controllers import handlers
-
-    handlers.register_kind(registry, CREDENTIALS, reconcile, delete)

@@ -1,6 +1,7 @@
 """Deleting objects: wait while in use, honour ``deletionPolicy``, never get stuck.
 
-Owns: counting users (credentials of a connector, grants of a credential), the ``InUse``
+Owns: the users of an object (credentials of a connector, grants of a credential, from the usage
+index), the ``InUse``
 condition, finding a Nylas client when the Secrets may already be gone, and the bounded retry of
 the Nylas delete call. Decisions, documented:
 - An object in use waits (condition ``InUse`` with the count, re-checked every few seconds) with
@@ -21,59 +22,48 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
+from pydantic import BaseModel
 
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.connector import NylasConnectorSpec
+from nylas_operator.controllers import writer
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.errors import backoff
 from nylas_operator.controllers.flow import is_paused
 from nylas_operator.controllers.references import SecretValues, Unresolved, app_key, load_connector
-from nylas_operator.kube import CREDENTIALS, GRANTS
+from nylas_operator.controllers.status import Report
 
 log = logging.getLogger("nylas_operator.deletion")
 
 IN_USE_POLL = 3.0
 
 
-async def _referrers(ctx: Context, plural: str, namespace: str, ref_field: str, name: str) -> list[str]:
-    items = await ctx.kube.list_objects(plural, namespace)
-    return sorted(
-        o["metadata"]["name"]
-        for o in items
-        if ((o.get("spec") or {}).get(ref_field) or {}).get("name") == name
-    )
+def users_of_connector(ctx: Context, namespace: str, name: str) -> list[str]:
+    """From the usage index (watch-fed): no LIST per run."""
+    return ctx.usage.credentials_of(namespace, name)
 
 
-async def users_of_connector(ctx: Context, namespace: str, name: str) -> list[str]:
-    return await _referrers(ctx, CREDENTIALS, namespace, "connectorRef", name)
-
-
-async def users_of_credential(ctx: Context, namespace: str, name: str) -> list[str]:
-    return await _referrers(ctx, GRANTS, namespace, "credentialRef", name)
+def users_of_credential(ctx: Context, namespace: str, name: str) -> list[str]:
+    return [g.name for g in ctx.usage.grants_of(namespace, name)]
 
 
 async def wait_while_in_use(
-    ctx: Context, plural: str, body: Mapping[str, Any], users: list[str], user_kind: str
+    ctx: Context,
+    plural: str,
+    model: type[BaseModel],
+    body: Mapping[str, Any],
+    users: list[str],
+    user_kind: str,
 ) -> None:
-    meta = body["metadata"]
-    status = dict(body.get("status") or {})
     if not users:
         return
     message = f"deletion waits: {len(users)} {user_kind} object(s) still use it"
-    conditions = c.set_condition(
-        status.get("conditions") or [],
-        c.make_condition(c.READY, False, c.Reason.IN_USE, message, generation=meta.get("generation")),
-    )
-    if conditions != status.get("conditions") or status.get("users") != len(users):
-        await ctx.kube.patch_object(
-            plural,
-            meta["namespace"],
-            meta["name"],
-            {"status": {"conditions": conditions, "phase": c.DELETING, "users": len(users)}},
-            status=True,
-        )
-        await ctx.kube.post_event(body, "Normal", c.Reason.IN_USE, message)
+    report = Report(body, ctx.now(), model)
+    report.condition(c.READY, False, c.Reason.IN_USE, message)
+    report.phase(c.DELETING)
+    report.set(users=len(users))
+    await writer.write_now(ctx, plural, body, report)
     raise kopf.TemporaryError(message, delay=IN_USE_POLL)
 
 

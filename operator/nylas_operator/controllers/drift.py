@@ -3,8 +3,8 @@
 Owns: the registry of Ready grants per application (filled by ``grant.py``), the jittered loop
 started when the client pool first sees an application, paging ``GET /v3/grants`` (list calls,
 never one GET per object), and handing each finding (``missing`` / ``invalid``) to the grant,
-which the loop wakes: the grant reconcile reports ``Degraded`` and repairs it (re-runs custom
-auth). Does not own: the repair itself (``grant.py``).
+which the loop wakes through the scheduler: the grant reconcile reports ``Degraded`` and repairs
+it (re-runs custom auth). Does not own: the repair itself (``grant.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from nylas_operator import nylas
 from nylas_operator.controllers.clients import AppKey
-from nylas_operator.controllers.waker import Waker
+from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.kube import GRANTS
 from nylas_operator.settings import DriftSettings
 
@@ -53,12 +53,12 @@ class DriftRegistry:
     def __init__(
         self,
         settings: DriftSettings,
-        waker: Waker,
+        scheduler: Scheduler,
         client_of: Callable[[AppKey], nylas.NylasClient | None],
         rng: Callable[[], float] = random.random,
     ) -> None:
         self._settings = settings
-        self._waker = waker
+        self._scheduler = scheduler
         self._client_of = client_of
         self._rng = rng
         self._known: dict[AppKey, dict[str, Known]] = {}
@@ -121,5 +121,5 @@ class DriftRegistry:
             item = known[uid]
             log.info("drift: grant of %s/%s is %s in Nylas", item.namespace, item.name, finding)
             self._findings[uid] = finding
-            await self._waker.bump((GRANTS, item.namespace, item.name), f"drift-{finding}")
+            self._scheduler.now((GRANTS, item.namespace, item.name), f"drift-{finding}")
         return findings

@@ -7,7 +7,8 @@ or restarts, not bad input, and kopf's own fallback would wait a minute. Only in
 that a spec (or Secret) change must fix is terminal; everything else retries with a growing,
 capped, jittered delay, and a 429's ``Retry-After`` is honoured. Terminal here does not mean kopf's
 ``PermanentError``: the object reports ``Failed`` and waits, and a spec or Secret change wakes it.
-Does not own: writing the outcome to status (``status.py``) or scheduling the retry (``waker.py``).
+Also the status a blocked or failed reconcile shows (``report_unresolved``, ``report_failure``).
+Does not own: writing the status (``writer.py``) or scheduling the retry (``scheduler.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nylas_operator import nylas
+from nylas_operator.api import conditions as c
 from nylas_operator.api.conditions import Reason
+from nylas_operator.controllers.references import Unresolved
+from nylas_operator.controllers.status import Report
 from nylas_operator.kube import KubeError
 from nylas_operator.settings import RetrySettings
 
@@ -107,3 +111,28 @@ def classify(
         return Failure(Reason.NYLAS_REJECTED, message, terminal=True)
     # 404 of a parent, 409, 423, anything else: the world may change without us.
     return Failure(Reason.RECONCILE_ERROR, message, retry_after=delay)
+
+
+RESOLUTION_REASONS = frozenset(
+    {Reason.SECRET_NOT_FOUND, Reason.SECRET_KEY_NOT_FOUND, Reason.INVALID_SERVICE_ACCOUNT_KEY}
+)
+
+
+def report_unresolved(report: Report, exc: Unresolved, *, recheck: float) -> None:
+    """A missing or invalid input: not Ready, not Synced, with its precise reason. Terminal ones
+    wait for a spec or Secret change; the others are also re-checked after ``recheck`` seconds (the
+    Secret watch and parents wake the object at once; this is only a safety net)."""
+    if exc.reason in RESOLUTION_REASONS:
+        report.condition(c.CREDENTIALS_RESOLVED, False, exc.reason, exc.message)
+    report.not_ready(exc.reason, exc.message, phase=c.FAILED if exc.terminal else c.PENDING, synced=False)
+    if not exc.terminal:
+        report.wake(recheck, "recheck")
+
+
+def report_failure(report: Report, failure: Failure) -> None:
+    """A failed Nylas call: terminal ones are ``Failed``; the others keep the phase the decision
+    chose (e.g. ``Degraded`` during a repair) and retry after the backoff."""
+    phase = c.FAILED if failure.terminal else (report.fields.get("phase") or c.PENDING)
+    report.not_ready(failure.reason, failure.message, phase=phase, synced=False)
+    if failure.retry_after is not None:
+        report.wake(failure.retry_after, "retry")

@@ -1,9 +1,10 @@
 """The one reconcile shape shared by the three kinds: read → decide → act → report → wake.
 
 Owns: ``run()``, which every create/resume/update handler calls with its kind's ``reconcile``
-function: it cancels a pending wake-up, honours the pause annotation (no Nylas calls at all),
-turns ``Unresolved`` and Nylas errors into conditions via ``classify()``, writes status through
-kopf's ``patch`` only when it changed, posts transition events and schedules the next wake-up.
+function, and ``run_queued()``, which the scheduler's workers call: both take the object's turn,
+cancel a pending wake-up, honour the pause annotation (no Nylas calls at all),
+turn ``Unresolved`` and Nylas errors into conditions via ``classify()``, hand the report to
+``writer`` (the one status write) and schedule the next look (``scheduler.py``).
 Does not own: what a kind does (``connector.py``, ``credential.py``, ``grant.py``).
 """
 
@@ -14,15 +15,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
+from pydantic import BaseModel
 
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
-from nylas_operator.controllers import metrics
+from nylas_operator.controllers import metrics, writer
 from nylas_operator.controllers.context import Context
-from nylas_operator.controllers.errors import classify
+from nylas_operator.controllers.errors import classify, report_failure, report_unresolved
 from nylas_operator.controllers.references import Unresolved
 from nylas_operator.controllers.status import Report
-from nylas_operator.kube import KubeError
+from nylas_operator.kube import KINDS, KubeError
 
 PAUSED_ANNOTATION = "nylas-operator.io/paused"
 
@@ -34,40 +36,91 @@ def is_paused(body: Mapping[str, Any]) -> bool:
     return str(annotations.get(PAUSED_ANNOTATION, "")).lower() == "true"
 
 
-def key_of(plural: str, body: Mapping[str, Any]) -> tuple[str, str, str]:
-    meta = body["metadata"]
-    return (plural, str(meta["namespace"]), str(meta["name"]))
-
-
 async def run(
     ctx: Context,
     plural: str,
+    status_model: type[BaseModel],
     body: Mapping[str, Any],
     patch: kopf.Patch,
     reconcile: Reconcile,
     logger: logging.Logger | logging.LoggerAdapter[Any],
 ) -> None:
-    key = key_of(plural, body)
-    ctx.waker.cancel(key)
-    report = Report(body, ctx.now())
-    try:
-        if is_paused(body):
-            report.condition(
-                c.SYNCED, False, c.Reason.PAUSED, f"{PAUSED_ANNOTATION}=true: no changes are sent to Nylas"
-            )
-            outcome = c.Reason.PAUSED
-        else:
-            outcome = await _attempt(ctx, key, body, report, reconcile, logger)
-        metrics.reconciled(ctx, plural, outcome)
-        await commit(ctx, plural, body, patch, report)
-    except KubeError as exc:
-        # The apiserver is busy or away: run the whole reconcile again soon (nothing of this run
-        # is written; a status flip to not-Ready for a load spike would only cost more writes).
-        failure = classify(exc, attempt=ctx.waker.failed(key), settings=ctx.settings.retry)
-        logger.info("Kubernetes request failed, retrying in %.1fs: %s", failure.retry_after or 0, exc)
-        raise kopf.TemporaryError(failure.message, delay=failure.retry_after) from None
+    """A run started by kopf (create, update, resume): the status rides in kopf's patch."""
+    key = writer.key_of(plural, body)
+    async with ctx.scheduler.turn(key):
+        ctx.scheduler.cancel(key)
+        report = Report(body, ctx.now(), status_model)
+        try:
+            await _decide_and_act(ctx, key, body, report, reconcile, logger)
+            await writer.commit(ctx, plural, body, patch, report)
+        except KubeError as exc:
+            # The apiserver is busy or away: run the whole reconcile again soon (nothing of this
+            # run is written; a status flip to not-Ready for a load spike would only cost writes).
+            failure = classify(exc, attempt=ctx.scheduler.failed(key), settings=ctx.settings.retry)
+            logger.info("Kubernetes request failed, retrying in %.1fs: %s", failure.retry_after or 0, exc)
+            raise kopf.TemporaryError(failure.message, delay=failure.retry_after) from None
+    _look_again(ctx, key, report)
+
+
+async def run_queued(
+    ctx: Context,
+    key: tuple[str, str, str],
+    status_model: type[BaseModel],
+    reconcile: Reconcile,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> None:
+    """A run started by the scheduler: a fresh read, the same reconcile, one status PATCH."""
+    plural, namespace, name = key
+    async with ctx.scheduler.turn(key):
+        ctx.scheduler.cancel(key)
+        try:
+            body = await ctx.kube.get_object(plural, namespace, name)
+            if body is None or body["metadata"].get("deletionTimestamp"):
+                return  # gone, or kopf's delete handler owns it now
+            report = Report(body, ctx.now(), status_model)
+            await _decide_and_act(ctx, key, body, report, reconcile, _about(logger, plural, body))
+            await writer.write_now(ctx, plural, body, report)
+        except KubeError as exc:
+            failure = classify(exc, attempt=ctx.scheduler.failed(key), settings=ctx.settings.retry)
+            logger.info("Kubernetes request failed, retrying in %.1fs: %s", failure.retry_after or 0, exc)
+            ctx.scheduler.after(key, failure.retry_after or 1.0, "kube-retry")
+            return
+    _look_again(ctx, key, report)
+
+
+def _about(
+    logger: logging.Logger | logging.LoggerAdapter[Any], plural: str, body: Mapping[str, Any]
+) -> logging.LoggerAdapter[Any]:
+    """The object reference kopf's per-object loggers carry, for the log lines of a queued run."""
+    meta = body["metadata"]
+    ref = {"kind": KINDS.get(plural, plural), "namespace": meta["namespace"], "name": meta["name"]}
+    return logging.LoggerAdapter(logger, {"k8s_ref": {**ref, "uid": meta.get("uid")}})
+
+
+def _look_again(ctx: Context, key: tuple[str, str, str], report: Report) -> None:
+    """Arm the next look, counted from the moment the decision was made (``report.now``): the
+    status write and the events in between must not delay a settle end or a state expiry."""
     if report.wake_after is not None:
-        ctx.waker.after(key, report.wake_after, report.wake_reason)
+        elapsed = (ctx.now() - report.now).total_seconds()
+        ctx.scheduler.after(key, max(report.wake_after - elapsed, 0.0), report.wake_reason)
+
+
+async def _decide_and_act(
+    ctx: Context,
+    key: tuple[str, str, str],
+    body: Mapping[str, Any],
+    report: Report,
+    reconcile: Reconcile,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> None:
+    if is_paused(body):
+        report.condition(
+            c.SYNCED, False, c.Reason.PAUSED, f"{PAUSED_ANNOTATION}=true: no changes are sent to Nylas"
+        )
+        outcome = c.Reason.PAUSED
+    else:
+        outcome = await _attempt(ctx, key, body, report, reconcile, logger)
+    metrics.reconciled(ctx, key[0], outcome)
 
 
 async def _attempt(
@@ -82,58 +135,19 @@ async def _attempt(
     try:
         await reconcile(ctx, body, report)
     except Unresolved as exc:
-        resolved_reason = exc.reason in (
-            c.Reason.SECRET_NOT_FOUND,
-            c.Reason.SECRET_KEY_NOT_FOUND,
-            c.Reason.INVALID_SERVICE_ACCOUNT_KEY,
-        )
-        if resolved_reason:
-            report.condition(c.CREDENTIALS_RESOLVED, False, exc.reason, exc.message)
-        report.not_ready(exc.reason, exc.message, phase=c.FAILED if exc.terminal else c.PENDING, synced=False)
-        if not exc.terminal:
-            # The Secret watch and parents wake us at once; this is only a safety net.
-            report.wake(retry.max_delay.total_seconds(), "recheck")
+        report_unresolved(report, exc, recheck=retry.max_delay.total_seconds())
         logger.info("waiting: %s", exc.message)
         return exc.reason
     except nylas.NylasError as exc:
         failure = classify(
-            exc, attempt=ctx.waker.failed(key), settings=retry, after_consent=report.after_consent
+            exc, attempt=ctx.scheduler.failed(key), settings=retry, after_consent=report.after_consent
         )
-        phase = c.FAILED if failure.terminal else (report.fields.get("phase") or c.PENDING)
-        report.not_ready(failure.reason, failure.message, phase=phase, synced=False)
-        if failure.retry_after is not None:
-            report.wake(failure.retry_after, "retry")
+        report_failure(report, failure)
         request_id = getattr(exc, "request_id", None)
         logger.warning(
             "Nylas call failed (%s, request id %s): %s", failure.reason, request_id, failure.message
         )
         metrics.failed(ctx, key[0], failure.reason)
         return failure.reason
-    ctx.waker.succeeded(key)
+    ctx.scheduler.succeeded(key)
     return c.Reason.RECONCILE_SUCCESS
-
-
-async def commit(
-    ctx: Context, plural: str, body: Mapping[str, Any], patch: kopf.Patch, report: Report
-) -> None:
-    changes = report.status_patch()
-    if report.dependents:
-        # Dependents read this status: write it now (kopf's own patch lands only after we return),
-        # and only then wake them. The write also refreshes the watch cache they read from.
-        # kopf's patch does not repeat it: one status write per transition.
-        meta = body["metadata"]
-        if changes:
-            await ctx.kube.patch_object(
-                plural, meta["namespace"], meta["name"], {"status": changes}, status=True
-            )
-            changes = {}
-        now = ctx.kube.cache.get(plural, meta["namespace"], meta["name"])
-        version = str((now or {}).get("metadata", {}).get("resourceVersion") or "")
-        dependents = ctx.waker.stale(report.dependents, version) if version else report.dependents
-        await ctx.waker.bump_all(dependents, "parent-changed")
-    for field, value in changes.items():
-        patch.status[field] = value
-    for annotation, value in report.annotations.items():
-        patch.meta.annotations[annotation] = value
-    for type_, reason, message in report.transition_events():
-        await ctx.kube.post_event(body, type_, reason, message)

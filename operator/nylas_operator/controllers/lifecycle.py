@@ -6,7 +6,8 @@ its diffbase by the installed CRDs (``diffbase.py``), creates the Kubernetes
 helper (credentials from ``memo.credentials``, ``login.py``), the objects-by-phase book
 (``memo.phases``), the Nylas client pool (its observer feeds metrics; each new application starts
 a drift loop; its requests name this replica, and with leader election every write passes the
-Lease's fence, ``memo.leader``), the waker, the consent index and recorder;
+Lease's fence, ``memo.leader``), the scheduler (its workers run queued reconciles), the consent
+index and recorder;
 then LISTs the served namespaces once to fill the claims table and the consent index before any
 object handler runs (so a restart decides conflicts like before); then starts the callback and
 metrics servers, ensures the canary ConfigMap, starts the canary loop and marks the operator
@@ -19,12 +20,15 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import kopf
 
-from nylas_operator.controllers import canary, connector, grant
+from nylas_operator.api.connector import NylasConnectorSpec
+from nylas_operator.consent.callback import make_callback_app
+from nylas_operator.controllers import canary, connector, grant, handlers
 from nylas_operator.controllers.activity import PhaseBook
 from nylas_operator.controllers.claims import Claims
 from nylas_operator.controllers.clients import AppKey, ClientPool
@@ -32,26 +36,36 @@ from nylas_operator.controllers.consent import ConsentIndex, Recorder
 from nylas_operator.controllers.context import Context, context_of, utcnow
 from nylas_operator.controllers.drift import DriftRegistry
 from nylas_operator.controllers.references import app_key
-from nylas_operator.controllers.waker import Waker
+from nylas_operator.controllers.scheduler import Scheduler
+from nylas_operator.diffbase import storage_for
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, KINDS, Kube, KubeError
 from nylas_operator.leader import LeaseElector
 from nylas_operator.login import CredentialSource
-from nylas_operator.observability.health import HealthState
-from nylas_operator.settings import OperatorSettings
+from nylas_operator.observability.health import HealthState, make_health_app, make_metrics_app
+from nylas_operator.observability.metrics import Metrics
+from nylas_operator.observability.serving import start_site
+from nylas_operator.settings import OperatorSettings, ProcessingSettings
 
 log = logging.getLogger("nylas_operator.lifecycle")
 
+QUEUED_WORKERS = 64
 
-def register_lifecycle(registry: kopf.OperatorRegistry, op: OperatorSettings) -> None:
-    from nylas_operator import runner
 
-    kopf.on.login(registry=registry, id="login")(runner.login)
+Login = Callable[..., Any]
+Tune = Callable[[kopf.OperatorSettings, ProcessingSettings], None]
+
+
+def register_lifecycle(
+    registry: kopf.OperatorRegistry, op: OperatorSettings, *, login: Login, tune: Tune, kopf_prefix: str
+) -> None:
+    """``login``, ``tune`` and ``kopf_prefix`` are the runner's (it owns how kopf is run)."""
+    kopf.on.login(registry=registry, id="login")(login)
 
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-        runner.tune_kopf(settings, op.processing)
+        tune(settings, op.processing)
         if op.canary.enabled and op.canary.namespace:
             canary.tune(settings)
-        await start(memo, op, settings)
+        await start(memo, op, settings, kopf_prefix)
 
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         await stop(memo)
@@ -62,12 +76,13 @@ def register_lifecycle(registry: kopf.OperatorRegistry, op: OperatorSettings) ->
         canary.register(registry)  # no ConfigMap watch at all without a canary
 
 
-async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSettings) -> Context:
-    from nylas_operator.observability.metrics import Metrics
-
+async def start(
+    memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSettings, kopf_prefix: str
+) -> Context:
     credentials: CredentialSource = memo.credentials
     kube = Kube(await credentials.current(), credentials=credentials)
-    waker = Waker(kube)
+    # Queued runs wait mostly on the apiserver and the Nylas budget: a few dozen at once suffice.
+    scheduler = Scheduler(workers=min(QUEUED_WORKERS, op.processing.max_concurrent_reconciles))
     metrics = Metrics()
     kube.on_event_dropped = metrics.events_dropped_total.inc
     memo.phases = PhaseBook()
@@ -77,7 +92,7 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
     leader: LeaseElector | None = getattr(memo, "leader", None)
     memo.health.role = "leader" if leader is not None else None
     memo.sites = await _serve_health(memo.health, op)
-    settings.persistence.diffbase_storage = await _diffbase_storage(kube)
+    settings.persistence.diffbase_storage = await _diffbase_storage(kube, kopf_prefix)
     drift_ref: list[DriftRegistry] = []
 
     def new_app(app: AppKey) -> None:
@@ -91,19 +106,20 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
         write_gate=leader.may_write if leader is not None else None,
     )
     clients = ClientPool(nylas_settings, observer=metrics.observe_nylas_request, on_new_app=new_app)
-    drift = DriftRegistry(op.drift, waker, clients.cached)
+    drift = DriftRegistry(op.drift, scheduler, clients.cached)
     drift_ref.append(drift)
     ctx = Context(
         settings=op,
         kube=kube,
         clients=clients,
-        waker=waker,
+        scheduler=scheduler,
         consents=ConsentIndex(),
         drift=drift,
         claims=Claims(),
         metrics=metrics,
     )
     memo.ctx = ctx
+    scheduler.start(lambda key: handlers.run_queued(ctx, key))
     scopes: list[str | None] = [None] if op.watch.all_namespaces else list(op.watch.namespaces)
     await warm_claims(ctx, scopes)
     memo.sites += await _serve(ctx, metrics)
@@ -117,24 +133,20 @@ async def start(memo: kopf.Memo, op: OperatorSettings, settings: kopf.OperatorSe
     return ctx
 
 
-async def _diffbase_storage(kube: Kube) -> kopf.DiffBaseStorage:
+async def _diffbase_storage(kube: Kube, kopf_prefix: str) -> kopf.DiffBaseStorage:
     """In status when the installed CRDs have room for it (``diffbase.py``)."""
-    from nylas_operator import runner
-    from nylas_operator.diffbase import storage_for
-
     crds: dict[str, Any] = {}
     for plural in KINDS:
         try:
             crds[plural] = await kube.read_crd(plural)
         except (KubeError, httpx.HTTPError) as exc:  # no answer: judge by the CRDs that answered
             log.warning("could not read the CRD of %s: %s", plural, exc)
-    return storage_for(crds, runner.KOPF_PREFIX)
+    return storage_for(crds, kopf_prefix)
 
 
 async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
-    """Fill the claims table and the consent index from one LIST per kind, before any handler runs."""
-    from nylas_operator.api.connector import NylasConnectorSpec
-
+    """Fill the claims table, the consent index and the usage index from one LIST per kind, before
+    any handler runs."""
     for namespace in namespaces:
         try:
             connectors = await ctx.kube.list_objects(CONNECTORS, namespace)
@@ -152,6 +164,7 @@ async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
             ctx.claims.claim(connector.claim_key(spec), connector.claimant(body))
         for body in credentials:  # the consent states the callback endpoint matches against
             ctx.consents.index_credential(body)
+            ctx.usage.observe(CREDENTIALS, None, body)
         connector_of = {
             (b["metadata"]["namespace"], b["metadata"]["name"]): (
                 (b.get("spec") or {}).get("connectorRef") or {}
@@ -163,6 +176,7 @@ async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
             # high-water mark (RSS) for its whole life.
             async for page in ctx.kube.list_pages(GRANTS, namespace):
                 for body in page:
+                    ctx.usage.observe(GRANTS, None, body)
                     meta = body["metadata"]
                     credential_name = ((body.get("spec") or {}).get("credentialRef") or {}).get("name")
                     app = apps.get(
@@ -176,10 +190,6 @@ async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
 
 
 async def _serve(ctx: Context, metrics: Any) -> list[Any]:
-    from nylas_operator.consent.callback import make_callback_app
-    from nylas_operator.observability.health import make_metrics_app
-    from nylas_operator.observability.serving import start_site
-
     sites: list[Any] = []
     op = ctx.settings
     if op.consent.callback_listen is not None:
@@ -208,9 +218,6 @@ def _health(kube: Kube, op: OperatorSettings) -> HealthState:
 
 
 async def _serve_health(health: HealthState, op: OperatorSettings) -> list[Any]:
-    from nylas_operator.observability.health import make_health_app
-    from nylas_operator.observability.serving import start_site
-
     if op.server.health_listen is None:
         return []
     site = await start_site(make_health_app(health), *op.server.health_listen)
@@ -231,6 +238,6 @@ async def stop(memo: kopf.Memo) -> None:
     for site in getattr(memo, "sites", []):
         await site.close()
     await ctx.drift.stop()
-    ctx.waker.close()
+    await ctx.scheduler.close()
     await ctx.clients.aclose()
     await ctx.kube.aclose()

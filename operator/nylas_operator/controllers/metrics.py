@@ -6,12 +6,8 @@ or None (unit tests, metrics disabled). Does not own: metric definitions (``obse
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from nylas_operator.controllers.context import Context
 from nylas_operator.kube import KINDS
-
-if TYPE_CHECKING:
-    from nylas_operator.controllers.context import Context
 
 
 def _kind(plural: str) -> str:

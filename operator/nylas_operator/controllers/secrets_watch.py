@@ -4,8 +4,8 @@ Owns: the Secret ``on.event`` handler. It never uses kopf change handlers on Sec
 copy their data into an annotation and its debug logs) and no ``kopf.index`` (its start-up cost
 grows about quadratically with the number of objects). It keeps, in memory only, a keyed digest
 of each Secret's data; when the digest changes (or the Secret appears or disappears after
-start-up), it lists the connectors and credentials of that namespace and bumps those referencing
-the Secret. Initial-listing events only record the digest: at start-up every object is resumed
+start-up), it asks the scheduler to reconcile the connectors and credentials of that namespace
+that reference the Secret. Initial-listing events only record the digest: at start-up every object is resumed
 anyway. The handler returns None, so kopf writes nothing into Secrets.
 It also feeds every Secret event to the Kubernetes helper's in-memory watch cache, from which
 reconciles read Secret values (memory only; never logged).
@@ -24,7 +24,7 @@ from typing import Any
 import kopf
 
 from nylas_operator.controllers.context import context_of
-from nylas_operator.controllers.waker import Waker
+from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, SECRETS, Kube
 
 log = logging.getLogger("nylas_operator.secrets")
@@ -69,7 +69,7 @@ def changed(event_type: str | None, namespace: str, name: str, data: Mapping[str
     return old is None or not hmac.compare_digest(old, new)
 
 
-async def wake_referrers(kube: Kube, waker: Waker, namespace: str, name: str) -> int:
+def wake_referrers(kube: Kube, scheduler: Scheduler, namespace: str, name: str) -> int:
     """Bump the connectors and credentials that reference the Secret ``name``. They come from the
     watch cache, not a LIST: every new Secret in a served namespace (each grant's output Secret
     too) is a change here. One the cache does not show yet reads the Secret itself anyway."""
@@ -79,7 +79,7 @@ async def wake_referrers(kube: Kube, waker: Waker, namespace: str, name: str) ->
             if obj["metadata"].get("deletionTimestamp"):
                 continue
             if name in referenced_secrets(plural, obj.get("spec") or {}):
-                await waker.bump((plural, namespace, obj["metadata"]["name"]), "secret")
+                scheduler.now((plural, namespace, obj["metadata"]["name"]), "secret")
                 count += 1
     return count
 
@@ -99,7 +99,7 @@ async def on_secret_event(
     ctx.kube.observe(SECRETS, type, body)
     if not changed(type, namespace, name, body.get("data")):
         return None
-    woken = await wake_referrers(ctx.kube, ctx.waker, namespace, name)
+    woken = wake_referrers(ctx.kube, ctx.scheduler, namespace, name)
     if woken:
         log.info("Secret %s/%s changed: woke %d object(s)", namespace, name, woken)
     return None

@@ -1,10 +1,13 @@
 """Status as a value: conditions, phase and fields computed in a ``Report``, written once.
 
-Owns: ``Report`` (collects what a reconcile found), the diff against the current status (only
-changed fields go into kopf's ``patch.status``; handlers return None, so kopf stores no results),
-events on transitions of the Ready condition (plus explicit ones the controllers add; an explicit
-Normal event in the run that makes the object Ready replaces that transition's event).
-Does not own: deciding conditions (the kind controllers) or condition arithmetic
+Owns: ``Report`` (collects what a reconcile found), typed by the kind's ``*Status`` model of the
+api package: fields are set by their Python names (``grant_id``), an unknown name is a bug caught
+at once, and the status to write is validated against the model before it leaves the process.
+Also the diff against the current status (only changed fields are written; handlers return None,
+so kopf stores no results), events on transitions of the Ready condition (plus explicit ones the
+controllers add; an explicit Normal event in the run that makes the object Ready replaces that
+transition's event). Writing is ``writer.py``'s.
+Does not own: deciding conditions (the ``decide_*`` modules) or condition arithmetic
 (``api/conditions.py``). Messages must be stable: no timestamps of "now", no request ids.
 """
 
@@ -14,13 +17,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from nylas_operator.api import conditions as c
 
 
 class Report:
-    def __init__(self, body: Mapping[str, Any], now: datetime) -> None:
+    def __init__(self, body: Mapping[str, Any], now: datetime, model: type[BaseModel]) -> None:
         self.body = body
         self.now = now
+        self.model = model
         self.old: dict[str, Any] = dict(body.get("status") or {})
         self.generation: int | None = (body.get("metadata") or {}).get("generation")
         self.conditions: list[dict[str, Any]] = [dict(x) for x in self.old.get("conditions") or []]
@@ -32,7 +38,6 @@ class Report:
         self.wake_after: float | None = None
         self.wake_reason = "retry"
         self.after_consent = False  # a Microsoft grant creation after the settle wait
-        self.consent_at: datetime | None = None  # when that consent was recorded (settle metric)
 
     # -- building --------------------------------------------------------------------------------
     def condition(self, type_: str, status: bool | str, reason: str, message: str = "") -> None:
@@ -40,14 +45,23 @@ class Report:
         self.conditions = c.set_condition(self.conditions, new, now=self.now)
 
     def set(self, **fields: Any) -> None:
-        """Status fields by their Kubernetes (camelCase) names; None deletes a field."""
-        self.fields.update(fields)
+        """Status fields by their Python names in the kind's status model; None deletes a field."""
+        for name, value in fields.items():
+            self.fields[self._alias(name)] = value
 
     def phase(self, phase: str) -> None:
         self.fields["phase"] = phase
 
-    def get(self, field: str) -> Any:
+    def get(self, name: str) -> Any:
+        """A field as it will be written (set in this run, else the current status)."""
+        field = self._alias(name)
         return self.fields[field] if field in self.fields else self.old.get(field)
+
+    def _alias(self, name: str) -> str:
+        info = self.model.model_fields.get(name)
+        if info is None:
+            raise TypeError(f"{self.model.__name__} has no field {name!r}")
+        return info.alias or name
 
     def event(self, type_: str, reason: str, message: str) -> None:
         self.events.append((type_, reason, message))
@@ -79,6 +93,8 @@ class Report:
             out["conditions"] = self.conditions
         if self.old.get("observedGeneration") != self.generation:
             out["observedGeneration"] = self.generation
+        if out:  # what users will read must fit the published schema (a bug otherwise)
+            self.model.model_validate({**self.old, **{k: v for k, v in out.items() if v is not None}})
         return out
 
     def transition_events(self) -> list[tuple[str, str, str]]:

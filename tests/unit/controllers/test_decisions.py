@@ -11,8 +11,10 @@ from pydantic import SecretStr
 
 from nylas_operator import nylas
 from nylas_operator.api.conditions import Reason
-from nylas_operator.controllers import consent
+from nylas_operator.api.grant import ServiceAccountGrantStatus
+from nylas_operator.controllers import consent, decide_credential
 from nylas_operator.controllers.claims import Claimant, Claims
+from nylas_operator.controllers.decide_grant import deletes_from_nylas, refused
 from nylas_operator.controllers.drift import INVALID, MISSING, Known, find_drift
 from nylas_operator.controllers.errors import backoff, classify
 from nylas_operator.controllers.references import Unresolved, parse_service_account_key
@@ -85,8 +87,8 @@ def plan(
     annotations: dict[str, str] | None = None,
     needed: dict[str, list[str] | None] | None = None,
     now: datetime = NOW,
-) -> consent.ConsentPlan:
-    return consent.plan_consent(
+) -> decide_credential.ConsentPlan:
+    return decide_credential.plan_consent(
         old_records=records,
         needed=needed or {"default": None},
         annotations=annotations or {},
@@ -235,39 +237,35 @@ def body(status: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def test_an_unchanged_report_writes_nothing() -> None:
-    first = Report(body(), NOW)
+    first = Report(body(), NOW, ServiceAccountGrantStatus)
     first.ready()
-    first.set(grantId="g1")
+    first.set(grant_id="g1")
     written = first.status_patch()
     assert written["observedGeneration"] == 2 and written["phase"] == "Ready"
-    again = Report(body(written), NOW + timedelta(minutes=3))
+    again = Report(body(written), NOW + timedelta(minutes=3), ServiceAccountGrantStatus)
     again.ready()
-    again.set(grantId="g1")
+    again.set(grant_id="g1")
     assert again.status_patch() == {} and again.transition_events() == []
 
 
 def test_a_ready_transition_posts_one_event() -> None:
-    report = Report(body(), NOW)
+    report = Report(body(), NOW, ServiceAccountGrantStatus)
     report.not_ready(Reason.CONFLICT, "taken", phase="Failed", synced=False)
     assert [(t, r) for t, r, _ in report.transition_events()] == [("Warning", "Conflict")]
 
 
 # -- grant creation and deletion -----------------------------------------------------------------
 def test_only_a_client_error_means_nylas_created_nothing() -> None:
-    from nylas_operator.controllers.grant import _refused
-
-    assert _refused(status_error(nylas.NylasStatusError, 400))
-    assert _refused(status_error(nylas.NylasRateLimitedError, 429))
-    assert not _refused(status_error(nylas.NylasServerError, 503))  # may have been applied
+    assert refused(status_error(nylas.NylasStatusError, 400))
+    assert refused(status_error(nylas.NylasRateLimitedError, 429))
+    assert not refused(status_error(nylas.NylasServerError, 503))  # may have been applied
     lost = nylas.NylasConnectionDropped(
         method="POST", path="/v3/connect/custom", base_url="https://api.eu.nylas.com", detail="closed"
     )
-    assert not _refused(lost)
+    assert not refused(lost)
 
 
 def test_only_delete_policy_grants_need_the_finalizer() -> None:
-    from nylas_operator.controllers.grant import deletes_from_nylas
-
     assert deletes_from_nylas({"spec": {"deletionPolicy": "Delete"}})
     assert not deletes_from_nylas({"spec": {"deletionPolicy": "Orphan"}})
     assert not deletes_from_nylas({"spec": {}})  # Orphan is the default

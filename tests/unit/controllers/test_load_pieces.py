@@ -10,11 +10,12 @@ from typing import Any
 
 import httpx
 
+from nylas_operator.api.grant import ServiceAccountGrantStatus
 from nylas_operator.controllers.clients import AppKey
 from nylas_operator.controllers.directory import GrantDirectory
 from nylas_operator.controllers.errors import classify
+from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.controllers.status import Report
-from nylas_operator.controllers.waker import Waker
 from nylas_operator.kube import KubeError, KubeUnavailable
 from nylas_operator.settings import RetrySettings
 from nylas_operator.watchcache import WatchCache
@@ -99,25 +100,25 @@ async def test_directory_lists_once_for_concurrent_callers_and_learns_creations(
 
 
 def test_a_parent_transition_wakes_only_dependents_that_read_an_older_version() -> None:
-    waker = Waker(None)  # type: ignore[arg-type]  # no bump in this test
+    scheduler = Scheduler()
     old, new, failed, never = (("g", "ns", n) for n in ("old", "new", "failed", "never"))
-    waker.read_parent(old, "41")
-    waker.read_parent(new, "42")
-    waker.read_parent(failed, "0")  # its reconcile started but found no parent
-    assert waker.stale([old, new, failed, never], "42") == [old, failed]
-    waker.read_parent(new, "opaque")
-    assert waker.stale([new], "42") == [new]  # not comparable: woken
-    waker.forget(old)
-    assert waker.stale([old], "42") == []
+    scheduler.read_parent(old, "41")
+    scheduler.read_parent(new, "42")
+    scheduler.read_parent(failed, "0")  # its reconcile started but found no parent
+    assert scheduler.stale([old, new, failed, never], "42") == [old, failed]
+    scheduler.read_parent(new, "opaque")
+    assert scheduler.stale([new], "42") == [new]  # not comparable: woken
+    scheduler.forget(old)
+    assert scheduler.stale([old], "42") == []
 
 
 def test_one_event_when_a_run_both_creates_and_makes_ready() -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    report = Report({"metadata": {"generation": 1}, "status": {}}, now)
+    report = Report({"metadata": {"generation": 1}, "status": {}}, now, ServiceAccountGrantStatus)
     report.event("Normal", "Created", "created the Nylas grant")
     report.ready()
     assert report.transition_events() == [("Normal", "Created", "created the Nylas grant")]
-    failing = Report({"metadata": {"generation": 1}, "status": {}}, now)
+    failing = Report({"metadata": {"generation": 1}, "status": {}}, now, ServiceAccountGrantStatus)
     failing.event("Warning", "GrantMissing", "repairing")
     failing.ready()
     assert [e[1] for e in failing.transition_events()] == ["GrantMissing", "Available"]
