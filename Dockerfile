@@ -2,8 +2,9 @@
 # nylas-operator image: the operator installed from its wheel on a slim Python, run as a non-root
 # numeric user, fit for a read-only root filesystem (the chart mounts an emptyDir at /tmp).
 #
-#   docker build -t nylas-operator:dev .
-#   docker run --rm nylas-operator:dev --help
+#   docker build -t nylas-operator:dev --build-arg GIT_COMMIT="$(git rev-parse HEAD)" .
+#   docker run --rm --entrypoint nylas-operator nylas-operator:dev version
+# `make release` prints the exact command, tagged with the package version.
 
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
@@ -12,16 +13,21 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
+# The commit `nylas-operator version` reports, baked into the wheel (nylas_operator/BUILD_COMMIT).
+ARG GIT_COMMIT=unknown
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator/ ./operator/
+RUN printf '%s\n' "${GIT_COMMIT}" > operator/nylas_operator/BUILD_COMMIT
 # Dependencies come as binary wheels (manylinux), so no compiler is needed in either stage.
 RUN pip wheel --no-deps --wheel-dir /wheels . \
     && pip wheel --only-binary=:all: --wheel-dir /wheels /wheels/nylas_operator-*.whl
 
 # --- stage 2: the runtime, with only the installed wheels ----------------------------------------
 FROM ${PYTHON_IMAGE}
+ARG GIT_COMMIT=unknown
 LABEL org.opencontainers.image.title="nylas-operator" \
+      org.opencontainers.image.revision="${GIT_COMMIT}" \
       org.opencontainers.image.description="Kubernetes operator for Nylas bulk authentication grants" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV PYTHONDONTWRITEBYTECODE=1 \

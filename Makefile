@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test install control-plane image lint typecheck crds chart-crds deploy-manifests bench bench-throughput bench-settle bench-drift bench-scale bench-failover kind-e2e clean
+.PHONY: dev test install control-plane image lint typecheck crds chart-crds deploy-manifests release bench bench-throughput bench-settle bench-drift bench-scale bench-failover kind-e2e clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,15 +32,15 @@ dev: install control-plane
 	$(BIN)/nylas-operator dev
 
 test: install control-plane
-	$(BIN)/ruff check operator tests bench charts/generate.py
-	$(BIN)/ruff format --check operator tests bench charts/generate.py
+	$(BIN)/ruff check operator tests bench charts/generate.py hack/release.py
+	$(BIN)/ruff format --check operator tests bench charts/generate.py hack/release.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check operator tests bench charts/generate.py
-	$(BIN)/ruff format --check operator tests bench charts/generate.py
+	$(BIN)/ruff check operator tests bench charts/generate.py hack/release.py
+	$(BIN)/ruff format --check operator tests bench charts/generate.py hack/release.py
 
 typecheck: install
 	$(BIN)/mypy
@@ -52,6 +52,13 @@ crds: install
 
 deploy-manifests: crds control-plane
 	$(BIN)/python charts/generate.py deploy
+
+# dist/: the wheel (with the git commit baked in) and the chart package, one version from
+# pyproject.toml (checked against Chart.yaml and CHANGELOG.md); prints the image build command.
+# IMAGE=registry/repo changes the image; RELEASE_ARGS=--build-image runs it. See docs/release.md.
+IMAGE ?= ghcr.io/nylas-operator/nylas-operator
+release: install control-plane
+	$(BIN)/python hack/release.py --image $(IMAGE) $(RELEASE_ARGS)
 
 # Benchmarks print figures and PASS/FAIL against the targets (docs/performance.md); not timed tests.
 bench-throughput bench-settle bench-drift bench-scale bench-failover: install control-plane

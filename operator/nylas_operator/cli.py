@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from nylas_operator import __version__
+from nylas_operator import buildinfo
 
 # name -> "module:attribute" of a click command; loaded on first use.
 _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
@@ -57,8 +57,8 @@ def main() -> None:
 
 @main.command()
 def version() -> None:
-    """Print the operator's version."""
-    click.echo(__version__)
+    """Print the operator's version and the git commit it was built from."""
+    click.echo(f"nylas-operator {buildinfo.version()} (commit {buildinfo.git_commit()})")
 
 
 if __name__ == "__main__":  # pragma: no cover

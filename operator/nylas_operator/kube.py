@@ -92,6 +92,10 @@ class Kube:
                 max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=60
             ),
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout), pool=timeout),
+            # The apiserver is reached directly, as kopf's own client does: HTTPS_PROXY and
+            # NO_PROXY are for the Nylas API (docs/production.md), and httpx cannot match the
+            # apiserver's address against a NO_PROXY CIDR.
+            trust_env=False,
         )
         self._slots = asyncio.Semaphore(concurrency)
         self.cache = WatchCache(CACHED, on_demand=frozenset({SECRETS}))

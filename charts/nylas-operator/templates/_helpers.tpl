@@ -28,6 +28,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: nylas-operator
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "nylas-operator.serviceAccountName" -}}
@@ -38,20 +41,29 @@ app.kubernetes.io/part-of: nylas-operator
 {{- end -}}
 {{- end -}}
 
+{{/* REGISTRY/REPOSITORY:TAG or @DIGEST; global.imageRegistry wins over image.registry. */}}
 {{- define "nylas-operator.image" -}}
+{{- $registry := default .Values.image.registry (.Values.global).imageRegistry -}}
+{{- $repository := .Values.image.repository -}}
+{{- if $registry -}}
+{{- $repository = printf "%s/%s" (trimSuffix "/" $registry) $repository -}}
+{{- end -}}
 {{- if .Values.image.digest -}}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- printf "%s@%s" $repository .Values.image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 {{- end -}}
 
-{{/* The public callback URL: explicit, else derived from the ingress host. */}}
+{{/* The public callback URL: explicit, else derived from the ingress host, else from the
+HTTPRoute's first hostname (the Gateway terminates TLS). */}}
 {{- define "nylas-operator.callbackUrl" -}}
 {{- if .Values.operator.callbackUrl -}}
 {{- .Values.operator.callbackUrl -}}
 {{- else if and .Values.ingress.enabled .Values.ingress.host -}}
 {{- printf "%s://%s/consent/callback" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host -}}
+{{- else if and .Values.httpRoute.enabled .Values.httpRoute.hostnames -}}
+{{- printf "https://%s/consent/callback" (first .Values.httpRoute.hostnames) -}}
 {{- end -}}
 {{- end -}}
 
@@ -169,6 +181,9 @@ app.kubernetes.io/component: consent-server
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: nylas-operator
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "nylas-operator.consentServer.serviceAccountName" -}}

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import kopf
 
+from nylas_operator import buildinfo
 from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.consent.callback import make_callback_app
 from nylas_operator.controllers import canary, connector, grant, handlers
@@ -83,7 +84,7 @@ async def start(
     kube = Kube(await credentials.current(), credentials=credentials)
     # Queued runs wait mostly on the apiserver and the Nylas budget: a few dozen at once suffice.
     scheduler = Scheduler(workers=min(QUEUED_WORKERS, op.processing.max_concurrent_reconciles))
-    metrics = Metrics()
+    metrics = Metrics(commit=buildinfo.git_commit())
     kube.on_event_dropped = metrics.events_dropped_total.inc
     memo.phases = PhaseBook()
     metrics.set_objects_source(memo.phases.counts)

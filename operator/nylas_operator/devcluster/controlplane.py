@@ -48,8 +48,14 @@ STATE_FILE = "state.json"
 KUBECONFIG_FILE = "kubeconfig"
 TEMP_PREFIX = "nylas-operator-cp-"
 # Default controllers: GC and namespace deletion are what tests rely on; the serviceaccount controller
-# makes the `default` ServiceAccount appear in every namespace, as on a real cluster.
-CONTROLLERS = ("garbage-collector-controller", "namespace-controller", "serviceaccount-controller")
+# makes the `default` ServiceAccount appear in every namespace, as on a real cluster; the
+# clusterrole aggregation controller fills the built-in view/edit/admin roles from labelled ones.
+CONTROLLERS = (
+    "garbage-collector-controller",
+    "namespace-controller",
+    "serviceaccount-controller",
+    "clusterrole-aggregation-controller",
+)
 # With a node: without these `helm install --wait` never finishes and no kube-root-ca.crt ConfigMap
 # (the CA of every Pod's ServiceAccount token volume) appears.
 NODE_CONTROLLERS = (

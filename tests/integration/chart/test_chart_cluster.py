@@ -6,8 +6,11 @@ authorizes, and what Helm records, not that the operator runs.
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,37 +31,55 @@ CRD_NAMES = [
 ]
 CANARY = "nylas-operator-canary"
 HELM_OWNERSHIP = ("meta.helm.sh/release-name", "meta.helm.sh/release-namespace")
-# Just enough of the Prometheus operator's CRD for the apiserver to accept a ServiceMonitor.
-SERVICE_MONITOR_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
-    "spec": {
-        "group": "monitoring.coreos.com",
-        "names": {
-            "kind": "ServiceMonitor",
-            "listKind": "ServiceMonitorList",
-            "plural": "servicemonitors",
-            "singular": "servicemonitor",
+# The 0.1.0 chart (before the values of issue 14): what an upgrade starts from.
+CHART_0_1_0 = "babfc2b0687b8a7cae7337b4e72b9aafc83c4b50"
+
+
+def _stub_crd(group: str, kind: str, plural: str) -> dict[str, Any]:
+    """Just enough of another project's CRD for the apiserver to accept the chart's object of it."""
+    metadata: dict[str, Any] = {"name": f"{plural}.{group}"}
+    if group.endswith(".k8s.io"):  # a protected group: the Gateway API's CRDs carry the approval
+        metadata["annotations"] = {
+            "api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api"
+        }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": metadata,
+        "spec": {
+            "group": group,
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                            },
+                        }
+                    },
+                }
+            ],
         },
-        "scope": "Namespaced",
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                        },
-                    }
-                },
-            }
-        ],
-    },
-}
+    }
+
+
+# The Prometheus operator's and the Gateway API's kinds the chart can render.
+FOREIGN_CRDS = [
+    _stub_crd("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"),
+    _stub_crd("monitoring.coreos.com", "PrometheusRule", "prometheusrules"),
+    _stub_crd("gateway.networking.k8s.io", "HTTPRoute", "httproutes"),
+]
 
 
 def _suffix() -> str:
@@ -89,21 +110,18 @@ def namespaces(cluster: Cluster) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def service_monitor_crd(cluster: Cluster) -> Iterator[None]:
-    existed = (
-        cluster.kubectl("get", "crd", SERVICE_MONITOR_CRD["metadata"]["name"], check=False).returncode == 0
-    )
-    if not existed:
-        cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(SERVICE_MONITOR_CRD))
-        cluster.kubectl(
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            f"crd/{SERVICE_MONITOR_CRD['metadata']['name']}",
-        )
+def foreign_crds(cluster: Cluster) -> Iterator[None]:
+    made = []
+    for crd in FOREIGN_CRDS:
+        name = crd["metadata"]["name"]
+        if cluster.kubectl("get", "crd", name, check=False).returncode != 0:
+            cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(crd))
+            made.append(name)
+    for name in made:
+        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
     yield
-    if not existed:
-        cluster.kubectl("delete", "crd", SERVICE_MONITOR_CRD["metadata"]["name"], "--wait=false", check=False)
+    for name in made:
+        cluster.kubectl("delete", "crd", name, "--wait=false", check=False)
 
 
 def _delete_rendered(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
@@ -116,11 +134,15 @@ def _delete_rendered(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
 def test_every_rendered_object_is_accepted_by_the_apiserver(
-    name: str, cluster: Cluster, namespaces: Any, service_monitor_crd: None, tmp_path: Path
+    name: str, cluster: Cluster, namespaces: Any, foreign_crds: None, tmp_path: Path
 ) -> None:
-    values = dict(VALUE_SETS[name])
+    values = copy.deepcopy(VALUE_SETS[name])
     if "watchNamespaces" in values:
         values["watchNamespaces"] = [namespaces("watched"), namespaces("watched")]
+    monitoring = values.get("metrics", {})
+    for part in ("serviceMonitor", "prometheusRule", "grafanaDashboard"):
+        if monitoring.get(part, {}).get("namespace"):
+            monitoring[part]["namespace"] = namespaces("mon")
     release = f"dry-{_suffix()}"
     objects = render(values, tmp_path, release=release, namespace=namespaces("op"))
     result = cluster.kubectl(
@@ -204,7 +226,7 @@ def test_helm_install_then_upgrade_then_uninstall_keeps_the_crds(
             chart,
             "-n",
             ns,
-            "--reuse-values",
+            "--reset-then-reuse-values",
             "--set",
             f"watchNamespaces={{{watched}}}",
             "--set",
@@ -454,3 +476,100 @@ def test_argocd_health_keys_merge_into_argocd_cm(cluster: Cluster, namespaces: A
             "status": {"phase": "AwaitingConsent", "observedGeneration": 1},
         }
         assert evaluate(body, script).status == "Suspended"
+
+
+def test_upgrade_from_0_1_0_needs_reset_then_reuse_values(
+    cluster: Cluster, namespaces: Any, tmp_path: Path
+) -> None:
+    """docs/upgrade.md: --reuse-values keeps the old chart's defaults, so a new value is missing."""
+    old_chart = tmp_path / "old"
+    old_chart.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", CHART_0_1_0, "charts/nylas-operator"],
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", str(old_chart)], input=archive.stdout, check=True)
+    ns = namespaces("upg")
+    release = f"nylas-operator-upg-{_suffix()}"
+    new_chart = str(ROOT / "charts" / "nylas-operator")
+    try:
+        cluster.helm(
+            "install",
+            release,
+            str(old_chart / "charts" / "nylas-operator"),
+            "-n",
+            ns,
+            "--set",
+            "crds.install=false",
+            "--set",
+            "operator.logLevel=debug",
+        )
+        reused = cluster.helm("upgrade", release, new_chart, "-n", ns, "--reuse-values", check=False)
+        assert reused.returncode != 0
+        assert "nil pointer evaluating interface {}" in reused.stderr, reused.stderr
+        cluster.helm("upgrade", release, new_chart, "-n", ns, "--reset-then-reuse-values")
+        status = _helm_status(cluster, release, ns)
+        # The refused upgrade failed while rendering: it left no revision behind.
+        assert status["info"]["status"] == "deployed" and status["version"] == 2
+        assert "--log-level=debug" in _args(cluster, release, ns)  # the user's value survived
+        cluster.kubectl("get", "clusterrole", f"{release}-view", f"{release}-edit")  # new defaults apply
+    finally:
+        cluster.helm("uninstall", release, "-n", ns, "--wait=false", check=False)
+
+
+def test_aggregated_roles_extend_the_builtin_view_and_edit_roles(
+    cluster: Cluster, namespaces: Any, tmp_path: Path
+) -> None:
+    ns = namespaces("people")
+    release = f"nylas-operator-agg-{_suffix()}"
+    viewer, editor = f"viewer-{_suffix()}", f"editor-{_suffix()}"
+    cluster.kubectl("create", "rolebinding", "viewers", "--clusterrole=view", f"--user={viewer}", "-n", ns)
+    cluster.kubectl("create", "rolebinding", "editors", "--clusterrole=edit", f"--user={editor}", "-n", ns)
+    grants = "serviceaccountgrants.nylas-operator.io"
+    # Control: the built-in roles know nothing of the three kinds by themselves.
+    assert not cluster.can_i(viewer, "list", grants, ns)
+    objects = [
+        o
+        for o in render({"crds": {"install": False}}, tmp_path, release=release, namespace=ns)
+        if o["kind"] == "ClusterRole" and o["metadata"]["name"].endswith(("-view", "-edit"))
+    ]
+    assert len(objects) == 2
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=dump_all(objects))
+    try:
+        # kube-controller-manager's aggregation controller copies the rules into view/edit/admin.
+        deadline = time.monotonic() + 60
+        while not (cluster.can_i(viewer, "list", grants, ns) and cluster.can_i(editor, "create", grants, ns)):
+            assert time.monotonic() < deadline, "view/edit never gained the three kinds"
+            time.sleep(0.5)
+        allowed = [
+            (viewer, "list", grants),
+            (viewer, "watch", "nylascredentials.nylas-operator.io"),
+            (editor, "get", grants),
+            (editor, "create", grants),
+            (editor, "patch", "nylascredentials.nylas-operator.io"),  # labels, annotations, spec
+            (editor, "delete", "nylasconnectors.nylas-operator.io"),
+        ]
+        denied = [
+            (viewer, "patch", "nylascredentials.nylas-operator.io"),
+            (viewer, "delete", grants),
+        ]
+        wrong = [("should be allowed", *q) for q in allowed if not cluster.can_i(q[0], q[1], q[2], ns)]
+        wrong += [("should be denied", *q) for q in denied if cluster.can_i(q[0], q[1], q[2], ns)]
+        assert not wrong, wrong
+        # Status is the operator's: not even edit may write it.
+        for resource in ("nylascredentials.nylas-operator.io", grants):
+            answer = cluster.kubectl(
+                "auth",
+                "can-i",
+                "patch",
+                resource,
+                "--subresource=status",
+                f"--as={editor}",
+                "-n",
+                ns,
+                check=False,
+            )
+            assert answer.stdout.strip() == "no", (resource, answer.stdout, answer.stderr)
+    finally:
+        cluster.kubectl("delete", "-f", "-", "--wait=false", input=dump_all(objects), check=False)

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from chart_tools import CHART, ROOT, by_kind, container, helm_path, load_generator, one, render, run, template
+from chart_tools import (
+    CHART,
+    KINDS,
+    ROOT,
+    by_kind,
+    container,
+    helm_path,
+    load_generator,
+    one,
+    render,
+    run,
+    template,
+)
 
 CANARY_RULE = {
     "apiGroups": [""],
@@ -36,7 +50,73 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "minimal": {
         "crds": {"install": False},
         "metrics": {"enabled": False, "serviceMonitor": {"enabled": True}},
-        "rbac": {"clusterScanning": False},
+        "rbac": {"clusterScanning": False, "aggregateClusterRoles": False},
+        "tests": {"enabled": False},
+    },
+    # Every option a platform team asks for (issue 14), at once.
+    "platform": {
+        "global": {"imageRegistry": "mirror.example.com"},
+        "image": {"digest": "sha256:" + "a" * 64},
+        "commonLabels": {"team": "identity", "cost-center": "42"},
+        "deploymentAnnotations": {"reloader.stakater.com/auto": "true"},
+        "deploymentLabels": {"tier": "control"},
+        "service": {"annotations": {"svc": "a"}, "labels": {"svc-label": "b"}},
+        "serviceAccount": {
+            "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"},
+            "labels": {"sa-label": "c"},
+        },
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "ScheduleAnyway",
+            },
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"custom": "yes"}},
+            },
+        ],
+        "operator": {
+            "extraEnvFrom": [{"configMapRef": {"name": "corp-proxy"}}, {"secretRef": {"name": "proxy-auth"}}]
+        },
+        "httpRoute": {
+            "enabled": True,
+            "parentRefs": [{"name": "public", "namespace": "gateway-system", "sectionName": "https"}],
+            "hostnames": ["nylas.example.com"],
+            "labels": {"route": "public"},
+        },
+        "metrics": {
+            "serviceMonitor": {
+                "enabled": True,
+                "namespace": "monitoring",
+                "honorLabels": True,
+                "relabelings": [{"action": "replace", "targetLabel": "cluster", "replacement": "prod"}],
+                "metricRelabelings": [
+                    {"action": "drop", "sourceLabels": ["__name__"], "regex": "python_gc_.*"}
+                ],
+            },
+            "prometheusRule": {
+                "enabled": True,
+                "namespace": "monitoring",
+                "labels": {"release": "prom"},
+                "awaitingConsentFor": "2d",
+                "additionalRules": [{"alert": "Extra", "expr": "vector(1)", "for": "1m"}],
+            },
+            "grafanaDashboard": {"enabled": True, "namespace": "monitoring"},
+        },
+        "networkPolicy": {"enabled": True},
+        "extraObjects": [
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "{{ .Release.Name }}-ca", "namespace": "{{ .Release.Namespace }}"},
+                "data": {"ca.crt": "PEM"},
+            },
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: as-string\n"
+            "  namespace: {{ .Release.Namespace }}\ndata:\n  release: {{ .Release.Name | quote }}\n",
+        ],
     },
 }
 CLUSTER_SCOPED = {
@@ -67,6 +147,11 @@ def test_every_namespaced_object_names_its_namespace(name: str, tmp_path: Path) 
             assert "namespace" not in obj["metadata"], obj["kind"]
         elif obj["kind"] in ("Role", "RoleBinding"):
             assert obj["metadata"]["namespace"] in ("ops", *VALUE_SETS[name].get("watchNamespaces", []))
+        elif obj["kind"] in ("ServiceMonitor", "PrometheusRule") or obj["metadata"]["name"].endswith(
+            "-dashboard"
+        ):
+            # Where Prometheus and Grafana look, when the values say so.
+            assert obj["metadata"]["namespace"] in ("ops", "monitoring"), obj["kind"]
         else:
             assert obj["metadata"]["namespace"] == "ops", obj["kind"]
 
@@ -197,7 +282,19 @@ def test_one_replica_has_no_leader_election_unless_asked(tmp_path: Path) -> None
 def test_default_rbac_is_one_cluster_role_plus_the_own_namespace(tmp_path: Path) -> None:
     objects = render({}, tmp_path)
     roles = {o["metadata"]["name"]: o for o in by_kind(objects, "ClusterRole")}
-    assert set(roles) == {"nylas-operator", "nylas-operator-scanning", *CONSENT_CLUSTER_ROLES}
+    # -view and -edit are for people (aggregated into view/edit/admin), bound to no one here.
+    assert set(roles) == {
+        "nylas-operator",
+        "nylas-operator-scanning",
+        "nylas-operator-view",
+        "nylas-operator-edit",
+        *CONSENT_CLUSTER_ROLES,
+    }
+    assert {o["roleRef"]["name"] for o in by_kind(objects, "ClusterRoleBinding")} == {
+        "nylas-operator",
+        "nylas-operator-scanning",
+        "nylas-operator-consent",
+    }
     scanning = roles["nylas-operator-scanning"]["rules"]
     # kopf observes namespaces only when it serves a list of them: not in all-namespaces mode.
     assert scanning == [
@@ -225,8 +322,10 @@ def test_namespaced_mode_has_roles_per_namespace_and_nothing_broad_cluster_wide(
     objects = render(VALUE_SETS["namespaced"], tmp_path)
     # The approver role grants nothing until bound (or aggregated into a namespace's admin).
     cluster_roles = {o["metadata"]["name"]: o for o in by_kind(objects, "ClusterRole")}
-    assert set(cluster_roles) == {"nylas-operator-scanning", "nylas-operator-consent-approver"}
-    assert not [b for b in by_kind(objects, "ClusterRoleBinding") if "consent" in b["roleRef"]["name"]]
+    assert {"nylas-operator-scanning", "nylas-operator-consent-approver"} <= set(cluster_roles)
+    assert [o["metadata"]["name"] for o in by_kind(objects, "ClusterRoleBinding")] == [
+        "nylas-operator-scanning"
+    ]
     scanning = cluster_roles["nylas-operator-scanning"]
     for rule in scanning["rules"]:
         assert rule["verbs"] == ["get", "list", "watch"]
@@ -283,8 +382,10 @@ def test_exposed_set_renders_ingress_callback_url_monitoring_and_argocd(tmp_path
         }
     ]
     operator_policy = one(objects, "NetworkPolicy", "nylas-operator")["spec"]
+    # Scrapes, and the `helm test` pod asking /readyz.
     assert [rule["ports"] for rule in operator_policy["ingress"]] == [
-        [{"port": "metrics", "protocol": "TCP"}]
+        [{"port": "metrics", "protocol": "TCP"}],
+        [{"port": "health", "protocol": "TCP"}],
     ]
     health = one(objects, "ConfigMap", "nylas-operator-argocd-health")["data"]
     lua = (CHART / "files" / "argocd" / "health.lua").read_text()
@@ -318,6 +419,7 @@ def test_minimal_set_renders_no_crds_no_metrics_and_no_cluster_scope(tmp_path: P
     assert not any(a.startswith("--metrics-listen") for a in container(objects)["args"])
     names = {o["metadata"]["name"] for o in by_kind(objects, "ClusterRole")}
     assert names == {"nylas-operator", *CONSENT_CLUSTER_ROLES}
+    assert not by_kind(objects, "Pod")
 
 
 def test_crds_are_kept_on_uninstall_unless_told_otherwise(tmp_path: Path) -> None:
@@ -394,3 +496,335 @@ def test_the_generator_check_mode_reports_drift_and_writes_nothing(tmp_path: Pat
     generator.sync(expected, tmp_path, check=False, pattern="*.yaml")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.yaml", "same.yaml"]
     assert generator.sync(expected, tmp_path, check=True, pattern="*.yaml") == []
+
+
+# --- Options platform teams ask for (issue 14) -------------------------------------------------
+
+PLATFORM = VALUE_SETS["platform"]
+
+
+def exposed_metric_names() -> set[str]:
+    """Every sample name the operator's registry can serve (counters as _total, histograms as _bucket...)."""
+    from nylas_operator.observability.metrics import Metrics
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    names = set()
+    for family in Metrics().registry.collect():
+        names |= {family.name + s for s in suffixes.get(family.type, ("",))}
+    return names
+
+
+def referenced_metrics(expr: str) -> set[str]:
+    return set(re.findall(r"\bnylas_operator_[a-z_]+", expr))
+
+
+@pytest.mark.parametrize(
+    ("values", "image"),
+    [
+        ({}, "ghcr.io/nylas-operator/nylas-operator:0.1.0"),
+        (
+            {"image": {"registry": "registry.example.com", "repository": "nylas-operator", "tag": "1.2.3"}},
+            "registry.example.com/nylas-operator:1.2.3",
+        ),
+        # A pull-through mirror keeps the default repository under its own host.
+        (
+            {"image": {"registry": "mirror.example.com/"}},
+            "mirror.example.com/ghcr.io/nylas-operator/nylas-operator:0.1.0",
+        ),
+        (
+            {"global": {"imageRegistry": "global.example.com"}, "image": {"registry": "ignored.example.com"}},
+            "global.example.com/ghcr.io/nylas-operator/nylas-operator:0.1.0",
+        ),
+        (
+            {"image": {"tag": "9.9.9", "digest": "sha256:" + "b" * 64}},
+            "ghcr.io/nylas-operator/nylas-operator@sha256:" + "b" * 64,
+        ),
+    ],
+)
+def test_image_reference(values: dict[str, Any], image: str, tmp_path: Path) -> None:
+    objects = render(values, tmp_path)
+    assert container(objects)["image"] == image
+    # The `helm test` pod runs the same image: nothing else to mirror.
+    test_pod = one(objects, "Pod")
+    assert test_pod["spec"]["containers"][0]["image"] == image
+
+
+def test_common_labels_are_on_every_object(tmp_path: Path) -> None:
+    objects = render(PLATFORM, tmp_path)
+    assert {o["kind"] for o in objects} >= {
+        "CustomResourceDefinition",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "ClusterRole",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "HTTPRoute",
+        "ConfigMap",
+        "NetworkPolicy",
+        "Pod",
+    }
+    for obj in objects:
+        if obj["metadata"]["name"] in ("nylas-operator-ca", "as-string"):
+            continue  # extraObjects are the user's own
+        labels = obj["metadata"]["labels"]
+        assert (labels["team"], labels["cost-center"]) == ("identity", "42"), obj["kind"]
+
+
+def test_deployment_service_and_serviceaccount_metadata(tmp_path: Path) -> None:
+    objects = render(PLATFORM, tmp_path)
+    deploy = one(objects, "Deployment", "nylas-operator")
+    assert deploy["metadata"]["annotations"] == {"reloader.stakater.com/auto": "true"}
+    assert deploy["metadata"]["labels"]["tier"] == "control"
+    # Deployment labels are not pod labels: the selector and the pods stay as they were.
+    assert "tier" not in deploy["spec"]["template"]["metadata"]["labels"]
+    service = one(objects, "Service", "nylas-operator")
+    assert service["metadata"]["annotations"] == {"svc": "a"}
+    assert service["metadata"]["labels"]["svc-label"] == "b"
+    sa = one(objects, "ServiceAccount", "nylas-operator")
+    assert sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}
+    assert sa["metadata"]["labels"]["sa-label"] == "c"
+    default = render({}, tmp_path)
+    assert "annotations" not in one(default, "Deployment", "nylas-operator")["metadata"]
+
+
+def test_topology_spread_constraints_default_to_the_operator_pods(tmp_path: Path) -> None:
+    objects = render(PLATFORM, tmp_path)
+    pod = one(objects, "Deployment", "nylas-operator")["spec"]["template"]["spec"]
+    zone, host = pod["topologySpreadConstraints"]
+    selector = one(objects, "Deployment", "nylas-operator")["spec"]["selector"]
+    assert zone == {
+        "maxSkew": 1,
+        "topologyKey": "topology.kubernetes.io/zone",
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": selector,
+    }
+    assert host["labelSelector"] == {"matchLabels": {"custom": "yes"}}  # the user's own wins
+    assert (
+        "topologySpreadConstraints"
+        not in one(render({}, tmp_path), "Deployment", "nylas-operator")["spec"]["template"]["spec"]
+    )
+
+
+def test_extra_env_from(tmp_path: Path) -> None:
+    c = container(render(PLATFORM, tmp_path))
+    assert c["envFrom"] == [{"configMapRef": {"name": "corp-proxy"}}, {"secretRef": {"name": "proxy-auth"}}]
+    assert {e["name"] for e in c["env"]} == {"POD_NAMESPACE", "POD_NAME"}
+    assert "envFrom" not in container(render({}, tmp_path))
+
+
+def test_service_monitor_options(tmp_path: Path) -> None:
+    monitor = one(render(PLATFORM, tmp_path, namespace="ops"), "ServiceMonitor")
+    assert monitor["metadata"]["namespace"] == "monitoring"
+    # It lives elsewhere but still scrapes the release namespace.
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["ops"]}
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["honorLabels"] is True
+    assert endpoint["relabelings"] == PLATFORM["metrics"]["serviceMonitor"]["relabelings"]
+    assert endpoint["metricRelabelings"] == PLATFORM["metrics"]["serviceMonitor"]["metricRelabelings"]
+    plain = one(render({"metrics": {"serviceMonitor": {"enabled": True}}}, tmp_path), "ServiceMonitor")
+    assert plain["spec"]["endpoints"][0]["honorLabels"] is False
+    assert "relabelings" not in plain["spec"]["endpoints"][0]
+
+
+def test_prometheus_rule_alerts_on_metrics_the_operator_exposes(tmp_path: Path) -> None:
+    objects = render(PLATFORM, tmp_path, namespace="ops")
+    rule = one(objects, "PrometheusRule")
+    assert rule["metadata"]["namespace"] == "monitoring"
+    assert rule["metadata"]["labels"]["release"] == "prom"
+    (group,) = rule["spec"]["groups"]
+    alerts = {r["alert"]: r for r in group["rules"]}
+    assert set(alerts) == {
+        "NylasOperatorDown",
+        "NylasOperatorReconcileErrors",
+        "NylasOperatorAwaitingConsent",
+        "NylasOperatorObjectsPending",
+        "NylasOperatorObjectsFailed",
+        "Extra",
+    }
+    assert alerts["NylasOperatorAwaitingConsent"]["for"] == "2d"
+    assert alerts["NylasOperatorObjectsPending"]["for"] == "1h"
+    # The job Prometheus gives the scraped series is the metrics Service's name.
+    metrics_service = one(objects, "Service", "nylas-operator-metrics")["metadata"]["name"]
+    target = f'job="{metrics_service}", namespace="ops"'
+    exposed = exposed_metric_names()
+    for name, alert in alerts.items():
+        if name == "Extra":
+            continue
+        assert target in alert["expr"], name
+        assert referenced_metrics(alert["expr"]) <= exposed, (name, alert["expr"])
+        assert alert["expr"].count("(") == alert["expr"].count(")"), alert["expr"]
+        # Prometheus' own templates survive Helm's.
+        assert "{{ $labels" in alert["annotations"]["summary"] or "$labels" not in alert["expr"]
+    assert "up{" in alerts["NylasOperatorDown"]["expr"] and "absent(" in alerts["NylasOperatorDown"]["expr"]
+    assert alerts["NylasOperatorReconcileErrors"]["annotations"]["summary"] == (
+        "{{ $labels.kind }} reconciles keep failing with {{ $labels.reason }}"
+    )
+    waiting = alerts["NylasOperatorAwaitingConsent"]["expr"]
+    assert 'phase="AwaitingConsent"' in waiting
+    # Without metrics there is nothing to alert on.
+    assert not by_kind(
+        render({"metrics": {"enabled": False, "prometheusRule": {"enabled": True}}}, tmp_path),
+        "PrometheusRule",
+    )
+
+
+def test_grafana_dashboard_configmap(tmp_path: Path) -> None:
+    cm = one(render(PLATFORM, tmp_path), "ConfigMap", "nylas-operator-dashboard")
+    assert cm["metadata"]["namespace"] == "monitoring"
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(cm["data"]["nylas-operator.json"])
+    assert dashboard["uid"] == "nylas-operator"
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert len(exprs) >= 8
+    exposed = exposed_metric_names()
+    used = set().union(*(referenced_metrics(e) for e in exprs))
+    assert used <= exposed, used - exposed
+    # Every metric family of the operator has a panel (a new metric needs one).
+    from nylas_operator.observability.metrics import PREFIX, Metrics
+
+    families = {f.name for f in Metrics().registry.collect() if f.name.startswith(PREFIX)}
+    assert {f for f in families if f not in " ".join(exprs)} == set()
+
+
+def test_httproute_exposes_only_the_callback_and_sets_the_callback_url(tmp_path: Path) -> None:
+    objects = render(PLATFORM, tmp_path)
+    route = one(objects, "HTTPRoute")
+    assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
+    assert route["metadata"]["labels"]["route"] == "public"
+    assert route["spec"]["parentRefs"] == PLATFORM["httpRoute"]["parentRefs"]
+    assert route["spec"]["hostnames"] == ["nylas.example.com"]
+    (rule,) = route["spec"]["rules"]
+    assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/consent"}}]
+    service = one(objects, "Service", "nylas-operator")
+    assert rule["backendRefs"] == [{"name": "nylas-operator", "port": service["spec"]["ports"][0]["port"]}]
+    assert "--callback-url=https://nylas.example.com/consent/callback" in container(objects)["args"]
+    explicit = {**PLATFORM, "operator": {"callbackUrl": "https://other.example.com/consent/callback"}}
+    assert (
+        "--callback-url=https://other.example.com/consent/callback"
+        in container(render(explicit, tmp_path))["args"]
+    )
+
+
+def test_extra_objects_are_templated(tmp_path: Path) -> None:
+    objects = render(PLATFORM, tmp_path, release="rel", namespace="ops")
+    ca = one(objects, "ConfigMap", "rel-ca")
+    assert (ca["metadata"]["namespace"], ca["data"]) == ("ops", {"ca.crt": "PEM"})
+    assert one(objects, "ConfigMap", "as-string")["data"] == {"release": "rel"}
+
+
+def test_aggregated_cluster_roles_extend_view_edit_admin(tmp_path: Path) -> None:
+    objects = render({}, tmp_path)
+    view = one(objects, "ClusterRole", "nylas-operator-view")
+    edit = one(objects, "ClusterRole", "nylas-operator-edit")
+    aggregate = "rbac.authorization.k8s.io/aggregate-to-"
+    assert {k for k, v in view["metadata"]["labels"].items() if k.startswith(aggregate) and v == "true"} == {
+        aggregate + "view",
+        aggregate + "edit",
+        aggregate + "admin",
+    }
+    assert {k for k in edit["metadata"]["labels"] if k.startswith(aggregate)} == {
+        aggregate + "edit",
+        aggregate + "admin",
+    }
+    for role in (view, edit):
+        (rule,) = role["rules"]
+        assert set(rule["resources"]) == KINDS  # never /status: status is the operator's
+    assert view["rules"][0]["verbs"] == ["get", "list", "watch"]
+    assert "patch" in edit["rules"][0]["verbs"] and "delete" in edit["rules"][0]["verbs"]
+    off = render({"rbac": {"aggregateClusterRoles": False}}, tmp_path)
+    assert not [o for o in by_kind(off, "ClusterRole") if o["metadata"]["name"].endswith(("-view", "-edit"))]
+
+
+def test_helm_test_hook_asks_readyz_through_its_own_service(tmp_path: Path) -> None:
+    objects = render(PLATFORM, tmp_path, namespace="ops")
+    pod = one(objects, "Pod")
+    service = one(objects, "Service", "nylas-operator-test-readyz")
+    for hook in (pod, service):
+        annotations = hook["metadata"]["annotations"]
+        assert annotations["helm.sh/hook"] == "test"
+        assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+    assert service["spec"]["ports"] == [
+        {"name": "health", "port": 8080, "targetPort": "health", "protocol": "TCP"}
+    ]
+    deploy = one(objects, "Deployment", "nylas-operator")
+    assert service["spec"]["selector"] == deploy["spec"]["selector"]["matchLabels"]
+    # The test pod itself is picked by no Service of the operator.
+    for svc in by_kind(objects, "Service"):
+        assert not svc["spec"]["selector"].items() <= pod["metadata"]["labels"].items(), svc["metadata"][
+            "name"
+        ]
+    (c,) = pod["spec"]["containers"]
+    assert c["command"][:2] == ["python", "-c"]
+    assert c["command"][2] == (CHART / "files" / "tests" / "readyz.py").read_text()
+    assert c["command"][3] == "http://nylas-operator-test-readyz.ops.svc:8080/readyz"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    # With a NetworkPolicy, the health port is open to the test pod only.
+    policy = one(objects, "NetworkPolicy", "nylas-operator")["spec"]
+    health = [r for r in policy["ingress"] if r["ports"][0]["port"] == "health"]
+    assert health == [
+        {
+            "ports": [{"port": "health", "protocol": "TCP"}],
+            "from": [
+                {
+                    "podSelector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/instance": "nylas-operator",
+                            "app.kubernetes.io/component": "helm-test",
+                        }
+                    }
+                }
+            ],
+        }
+    ]
+    assert pod["metadata"]["labels"].items() >= health[0]["from"][0]["podSelector"]["matchLabels"].items()
+    # --skip-tests (what deploy/ is rendered with) leaves the hook out.
+    skipped = run([str(helm_path()), "template", "nylas-operator", str(CHART), "--skip-tests"]).stdout
+    assert "helm.sh/hook" not in skipped
+
+
+def test_deploy_dir_does_not_claim_to_be_managed_by_helm() -> None:
+    for path in sorted((ROOT / "deploy").iterdir()):
+        text = path.read_text()
+        assert "helm.sh/" not in text, path.name
+        assert "managed-by: Helm" not in text, path.name
+    operator = [d for d in yaml.safe_load_all((ROOT / "deploy" / "20-operator.yaml").read_text()) if d]
+    assert not by_kind(operator, "Pod")  # no `helm test` hook
+    deploy = one(operator, "Deployment", "nylas-operator")
+    assert deploy["metadata"]["labels"]["app.kubernetes.io/part-of"] == "nylas-operator"
+
+
+@pytest.mark.parametrize(
+    ("values", "error"),
+    [
+        (
+            {"httpRoute": {"enabled": True, "hostnames": ["a.example.com"]}},
+            "httpRoute.parentRefs is required",
+        ),
+        ({"httpRoute": {"enabled": True, "parentRefs": [{"namespace": "x"}]}}, "missing property 'name'"),
+        ({"httpRoute": {"hostnames": ["https://a.example.com"]}}, "hostnames"),
+        ({"image": {"digest": "sha256:short"}}, "digest"),
+        ({"image": {"registry": "https://registry.example.com"}}, "registry"),
+        (
+            {
+                "topologySpreadConstraints": [
+                    {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "Maybe"}
+                ]
+            },
+            "whenUnsatisfiable",
+        ),
+        ({"topologySpreadConstraints": [{"topologyKey": "zone"}]}, "missing properties"),
+        ({"operator": {"extraEnvFrom": [{"configMap": {"name": "x"}}]}}, "additional properties 'configMap'"),
+        ({"metrics": {"prometheusRule": {"pendingFor": "an hour"}}}, "pendingFor"),
+        ({"metrics": {"serviceMonitor": {"honorLabels": "yes"}}}, "honorLabels"),
+        ({"commonLabels": {"n": 1}}, "commonLabels"),
+        ({"extraObjects": [1]}, "extraObjects"),
+        ({"tests": {"enable": True}}, "additional properties 'enable' not allowed"),
+    ],
+)
+def test_bad_platform_values_are_rejected(values: dict[str, Any], error: str, tmp_path: Path) -> None:
+    result = template(values, tmp_path, check=False)
+    assert result.returncode != 0
+    assert error in result.stderr, result.stderr
