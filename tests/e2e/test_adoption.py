@@ -104,3 +104,8 @@ def test_microsoft_objects_are_adopted_not_duplicated(
         assert grant["status"]["grantId"] == grant_ids[email]
     assert_adopted(kubectl, namespace, emulator, "microsoft", "contoso", before)
     assert sorted(g["id"] for g in emulator.state()["grants"]) == sorted(grant_ids.values())
+    # Scenario 2 of issue 4: the annotation is consumed and recorded as the consent's source.
+    cred = k.get(kubectl, namespace, "nylascredential", "contoso")
+    assert cred is not None
+    assert "nylas-operator.io/admin-consent" not in (cred["metadata"].get("annotations") or {})
+    assert cred["status"]["consent"][0]["grantedBy"] == "annotation"

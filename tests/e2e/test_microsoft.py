@@ -1,8 +1,8 @@
-"""Microsoft admin consent end to end (scenarios 1 and 2 of issue 4)."""
+"""Microsoft admin consent end to end (scenario 1 of issue 4; scenario 2, consent by annotation,
+runs in ``test_adoption.py``, and its settle timing in ``test_decide_grant.py``'s tables)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -97,35 +97,3 @@ def test_microsoft_full_flow_through_the_callback(
     # The consent server recorded it; the operator served no callback.
     assert "consent grant recorded for NylasCredential" in operator.consent_logs()
     assert "consent grant recorded" not in operator.logs()
-
-
-def test_microsoft_consent_by_annotation(
-    kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any
-) -> None:
-    k.apply(kubectl, namespace, microsoft_objects(emulator))
-    consent_url_everywhere(kubectl, namespace)
-    # The admin consented out of band (the emulator records it) and someone annotates the credential.
-    cred = k.get(kubectl, namespace, "nylascredential", "contoso")
-    assert cred is not None
-    emulator.approve_consent(cred["status"]["credentialId"])
-    annotated_at = time.time()  # the consent is recorded no earlier than this
-    kubectl("annotate", "-n", namespace, "nylascredential/contoso", "nylas-operator.io/admin-consent=granted")
-
-    settling = k.wait_condition(
-        kubectl,
-        namespace,
-        "serviceaccountgrant",
-        "mailbox-0",
-        "ConsentSettled",
-        "False",
-        reason="ConsentSettling",
-        timeout=30,
-    )
-    assert settling["status"]["phase"] == "ConsentSettling" and settling["status"]["eligibleAt"]
-    for i in range(len(MAILBOXES)):
-        k.wait_condition(kubectl, namespace, "serviceaccountgrant", f"mailbox-{i}", "Ready", timeout=60)
-    assert_created_once_after(emulator, annotated_at, OPERATOR_DELAY)
-    cred = k.get(kubectl, namespace, "nylascredential", "contoso")
-    assert cred is not None
-    assert "nylas-operator.io/admin-consent" not in (cred["metadata"].get("annotations") or {})
-    assert cred["status"]["consent"][0]["grantedBy"] == "annotation"

@@ -6,8 +6,8 @@ scrape time without a LIST) and the cheap ``on.event`` handlers that fill it and
 ``note_watch_event`` / ``HealthState.note_event``. The phase comes from the event's body, so it is
 what the handlers last wrote, including writes of an earlier operator process (initial listing).
 It also feeds the Kubernetes helper's watch cache (``Kube.observe``), the usage index
-(``index.py``), the consent state index (``consent.py``) and the scheduler (``seen``), and tells
-a kind's ``gone`` callback about deleted objects.
+(``index.py``), the claims index (``claims.py``), the consent state index (``consent.py``) and
+the scheduler (``seen``), and tells a kind's ``gone`` callback about deleted objects.
 Does not own: any reconcile logic or metric definitions.
 """
 
@@ -63,6 +63,9 @@ def observe(memo: Any, plural: str, event_type: str | None, body: Mapping[str, A
     usage = getattr(ctx, "usage", None)
     if usage is not None:  # the only writer of the usage index
         usage.observe(plural, event_type, body)
+    claims = getattr(ctx, "claims", None)
+    if claims is not None:  # the only writer of the claims index (and drift's known grants)
+        claims.observe(plural, event_type, body)
     consents = getattr(ctx, "consents", None)
     if consents is not None and plural == CREDENTIALS:  # the consent states the callback matches
         consents.observe(event_type, body)

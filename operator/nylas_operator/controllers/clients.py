@@ -15,10 +15,12 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from nylas_operator import nylas
+from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.nylas.transport import RequestObserver
 
 log = logging.getLogger("nylas_operator.clients")
@@ -35,6 +37,20 @@ class AppKey:
 
     def __str__(self) -> str:
         return f"{self.application_id}@{self.base_url}"
+
+
+def app_key(spec: NylasConnectorSpec) -> AppKey:
+    application = spec.application
+    return AppKey(nylas.resolve_base_url(application.region, application.api_url), application.client_id)
+
+
+def app_key_of(spec: Any) -> AppKey | None:
+    """The application of a connector spec as watched (None: a spec the CRD let through but
+    the model refuses; its reconcile reports why)."""
+    try:
+        return app_key(NylasConnectorSpec.model_validate(spec or {}))
+    except ValidationError:
+        return None
 
 
 def _digest(key: SecretStr) -> bytes:

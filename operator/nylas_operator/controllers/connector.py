@@ -16,27 +16,17 @@ from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.connector import NylasConnectorSpec, NylasConnectorStatus
 from nylas_operator.controllers import deletion, identity
-from nylas_operator.controllers.claims import Claimant
+from nylas_operator.controllers.claims import ClaimKey, connector_claimant, connector_key
+from nylas_operator.controllers.clients import app_key, app_key_of
 from nylas_operator.controllers.context import Context
-from nylas_operator.controllers.references import SecretValues, Unresolved, app_key
+from nylas_operator.controllers.references import SecretValues, Unresolved
 from nylas_operator.controllers.status import Report
 from nylas_operator.kube import CONNECTORS, CREDENTIALS
 from nylas_operator.nylas.hosts import api_host_refusal, parse_allowed_hosts
 
 
-def claim_key(spec: NylasConnectorSpec) -> tuple[str, Any, str]:
-    return ("connector", app_key(spec), spec.provider)
-
-
-def claimant(body: Mapping[str, Any]) -> Claimant:
-    meta = body["metadata"]
-    return Claimant(
-        namespace=meta["namespace"],
-        name=meta["name"],
-        uid=meta["uid"],
-        created=str(meta.get("creationTimestamp", "")),
-        established=c.is_true((body.get("status") or {}).get("conditions"), c.READY),
-    )
+def claim_key(spec: NylasConnectorSpec) -> ClaimKey:
+    return connector_key(app_key(spec), spec.provider)
 
 
 def desired_settings(spec: NylasConnectorSpec, client_secret: Any) -> nylas.models.ConnectorSettings:
@@ -79,7 +69,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     report.set(provider=spec.provider, api_url=app.base_url)
     if refusal := api_host_refusal(app.base_url, parse_allowed_hosts(ctx.settings.nylas.allowed_hosts)):
         raise Unresolved(c.Reason.API_HOST_NOT_ALLOWED, refusal, terminal=True)
-    winner = ctx.claims.claim(claim_key(spec), claimant(body))
+    winner = ctx.claims.connector_winner(claim_key(spec), connector_claimant(body))
     if winner.uid != meta["uid"]:
         raise Unresolved(
             c.Reason.CONFLICT,
@@ -163,11 +153,10 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     await deletion.wait_while_in_use(ctx, CONNECTORS, NylasConnectorStatus, body, users, "NylasCredential")
     spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
     key = claim_key(spec)
-    was_winner = (w := ctx.claims.winner(key)) is not None and w.uid == meta["uid"]
-    others = ctx.claims.others(key, meta["uid"])
-    ctx.claims.release_all(meta["uid"])
+    # The claim stays until the object has left the apiserver (``gone``): not lost while this
+    # handler may still fail and retry.
+    was_winner = ctx.claims.connector_winner(key, connector_claimant(body)).uid == meta["uid"]
     ctx.scheduler.forget((CONNECTORS, namespace, name))
-    ctx.scheduler.now_all([(CONNECTORS, o.namespace, o.name) for o in others], "claim-released")
     if spec.deletion_policy != "Delete" or not was_winner:
         return
     if await deletion.skip_when_paused(ctx, body):
@@ -181,3 +170,15 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     await deletion.nylas_delete(
         ctx, body, runtime, lambda: client.connectors.delete(spec.provider), "connector"
     )
+
+
+async def gone(ctx: Context, body: Mapping[str, Any]) -> None:
+    """The connector has left the apiserver (its claim with it, ``claims.py``): wake the
+    connectors that wait for its (application, provider) as ``Conflict``."""
+    meta = body["metadata"]
+    ctx.scheduler.forget((CONNECTORS, meta["namespace"], meta["name"]))
+    app = app_key_of(body.get("spec"))
+    if app is None:
+        return
+    others = ctx.claims.connectors_of_key(connector_key(app, str((body.get("spec") or {}).get("provider"))))
+    ctx.scheduler.now_all([(CONNECTORS, o.namespace, o.name) for o in others], "claim-released")

@@ -20,12 +20,12 @@ from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.api.credential import NylasCredentialSpec, NylasCredentialStatus
 from nylas_operator.controllers import consent, deletion, identity, metrics
 from nylas_operator.controllers import decide_credential as decide
+from nylas_operator.controllers.clients import app_key
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.references import (
     Parent,
     SecretValues,
     Unresolved,
-    app_key,
     load_connector,
     parse_service_account_key,
 )

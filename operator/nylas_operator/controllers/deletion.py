@@ -28,10 +28,11 @@ from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.controllers import writer
+from nylas_operator.controllers.clients import app_key
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.errors import backoff
 from nylas_operator.controllers.flow import is_paused
-from nylas_operator.controllers.references import SecretValues, Unresolved, app_key, load_connector
+from nylas_operator.controllers.references import SecretValues, Unresolved, load_connector
 from nylas_operator.controllers.status import Report
 
 log = logging.getLogger("nylas_operator.deletion")

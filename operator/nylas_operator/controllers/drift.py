@@ -1,10 +1,11 @@
 """Drift: one loop per Nylas application compares Nylas's grants with the Ready grant objects.
 
-Owns: the registry of Ready grants per application (filled by ``grant.py``), the jittered loop
+Owns: the jittered loop
 started when the client pool first sees an application, paging ``GET /v3/grants`` (list calls,
 never one GET per object), and handing each finding (``missing`` / ``invalid``) to the grant,
 which the loop wakes through the scheduler: the grant reconcile reports ``Degraded`` and repairs
-it (re-runs custom auth). Does not own: the repair itself (``grant.py``).
+it (re-runs custom auth). Does not own: which grants are Ready (read from the watch-fed claims
+index through ``known_of``) or the repair itself (``grant.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from nylas_operator import nylas
@@ -36,7 +37,7 @@ class Known:
     grant_id: str
 
 
-def find_drift(known: dict[str, Known], grants: list[nylas.Grant]) -> dict[str, str]:
+def find_drift(known: Mapping[str, Known], grants: list[nylas.Grant]) -> dict[str, str]:
     """Pure: uid → finding for every known Ready grant that is gone or invalid in Nylas."""
     by_id = {g.id: g for g in grants}
     findings: dict[str, str] = {}
@@ -55,29 +56,19 @@ class DriftRegistry:
         settings: DriftSettings,
         scheduler: Scheduler,
         client_of: Callable[[AppKey], nylas.NylasClient | None],
+        known_of: Callable[[AppKey], Mapping[str, Known]],
         rng: Callable[[], float] = random.random,
     ) -> None:
         self._settings = settings
         self._scheduler = scheduler
         self._client_of = client_of
         self._rng = rng
-        self._known: dict[AppKey, dict[str, Known]] = {}
-        self._app_of: dict[str, AppKey] = {}
+        self._known_of = known_of
         self._findings: dict[str, str] = {}
         self._tasks: dict[AppKey, asyncio.Task[None]] = {}
 
-    # -- registry ------------------------------------------------------------------------------
-    def ready(self, app: AppKey, uid: str, item: Known) -> None:
-        previous = self._app_of.get(uid)
-        if previous is not None and previous != app:
-            self._known.get(previous, {}).pop(uid, None)
-        self._known.setdefault(app, {})[uid] = item
-        self._app_of[uid] = app
-
+    # -- findings ------------------------------------------------------------------------------
     def forget(self, uid: str) -> None:
-        app = self._app_of.pop(uid, None)
-        if app is not None:
-            self._known.get(app, {}).pop(uid, None)
         self._findings.pop(uid, None)
 
     def take_finding(self, uid: str) -> str | None:
@@ -111,7 +102,7 @@ class DriftRegistry:
                 log.exception("drift check of application %s crashed", app)
 
     async def check(self, app: AppKey) -> dict[str, str]:
-        known = dict(self._known.get(app, {}))
+        known = dict(self._known_of(app))
         client = self._client_of(app)
         if not known or client is None:
             return {}

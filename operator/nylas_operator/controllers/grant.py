@@ -18,15 +18,13 @@ from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.grant import ServiceAccountGrantSpec
 from nylas_operator.controllers import decide_grant, deletion, metrics
-from nylas_operator.controllers.claims import Claimant
-from nylas_operator.controllers.clients import AppKey
+from nylas_operator.controllers.claims import Claimant, grant_claimant
+from nylas_operator.controllers.clients import AppKey, app_key
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.decide_grant import GrantFacts, GrantPlan
-from nylas_operator.controllers.drift import Known
 from nylas_operator.controllers.references import (
     SecretValues,
     Unresolved,
-    app_key,
     load_connector,
     load_credential,
 )
@@ -34,21 +32,6 @@ from nylas_operator.controllers.status import Report
 from nylas_operator.kube import CREDENTIALS, GRANTS
 
 deletes_from_nylas = decide_grant.deletes_from_nylas
-
-
-def claim_key(app: AppKey, email: str) -> tuple[str, AppKey, str]:
-    return ("grant", app, email.casefold())
-
-
-def claimant(body: Mapping[str, Any]) -> Claimant:
-    meta = body["metadata"]
-    return Claimant(
-        meta["namespace"],
-        meta["name"],
-        meta["uid"],
-        str(meta.get("creationTimestamp", "")),
-        established=bool((body.get("status") or {}).get("grantId")),
-    )
 
 
 async def _still_there(ctx: Context, holder: Claimant) -> bool:
@@ -67,12 +50,13 @@ async def read_facts(ctx: Context, body: Mapping[str, Any], report: Report) -> G
         (GRANTS, namespace, name), str(credential.body["metadata"].get("resourceVersion"))
     )
     connector = await load_connector(ctx.kube, namespace, credential.spec.connector_ref.name)
-    key = claim_key(app_key(connector.spec), spec.email)
-    winner = ctx.claims.claim(key, claimant(body))
-    if winner.uid != uid and not await _still_there(ctx, winner):
-        # Its deletion went unseen (an Orphan grant has no finalizer): the mailbox is free.
-        ctx.claims.release_all(winner.uid)
-        winner = ctx.claims.claim(key, claimant(body))
+    app, me = app_key(connector.spec), grant_claimant(body)
+    winner = ctx.claims.grant_winner(app, spec.email, me)
+    skip: frozenset[str] = frozenset()
+    while winner.uid != uid and not await _still_there(ctx, winner):
+        # Its deletion went unseen (a watch gap): passed over here; the index is the watch's.
+        skip |= {winner.uid}
+        winner = ctx.claims.grant_winner(app, spec.email, me, skip=skip)
     return GrantFacts(
         spec=spec,
         old=report.old,
@@ -93,7 +77,6 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         namespace = facts.credential.body["metadata"]["namespace"]
         ctx.scheduler.now((CREDENTIALS, namespace, facts.credential.name), "scopes")
     if plan.step in ("wait", "settle"):
-        ctx.drift.forget(facts.uid)
         return
     connector = facts.connector.spec
     api_key = await SecretValues().read(
@@ -113,9 +96,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
             return
         grant_id, grant_status = grant.id, grant.grant_status
     report.set(grant_id=grant_id, grant_status=grant_status, scope_set=plan.scope_set)
-    meta = body["metadata"]
-    ctx.drift.ready(app, facts.uid, Known(meta["namespace"], meta["name"], facts.spec.email, grant_id))
-    report.ready()
+    report.ready()  # the drift loop knows it from the watch event of this write (``claims.py``)
     # After ready(): an output-Secret conflict must stay visible as Synced=False.
     await _write_output_secret(ctx, body, report, facts.spec, grant_id, facts.provider, app)
 
@@ -200,22 +181,21 @@ async def _write_output_secret(
 
 
 async def gone(ctx: Context, body: Mapping[str, Any]) -> None:
-    """Forget a grant that is being deleted or was deleted (idempotent), and wake the grants that
-    wait for its mailbox (``Conflict``)."""
+    """The grant has left the apiserver (its claim with it, ``claims.py``): forget its queued
+    runs and drift finding, and wake the grants that wait for its mailbox (``Conflict``)."""
     meta = body["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
-    keys = ctx.claims.release_all(uid)
-    others = [o for key in keys for o in ctx.claims.others(key, uid)]
+    others = ctx.claims.grants_of_email(str((body.get("spec") or {}).get("email") or ""))
     ctx.drift.forget(uid)
     ctx.scheduler.forget((GRANTS, namespace, name))
-    ctx.scheduler.now_all([(GRANTS, o.namespace, o.name) for o in others], "claim-released")
+    ctx.scheduler.now_all([(GRANTS, o.namespace, o.name) for o in others if o.uid != uid], "claim-released")
 
 
 async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     namespace = body["metadata"]["namespace"]
     spec = ServiceAccountGrantSpec.model_validate(body.get("spec") or {})
     status = dict(body.get("status") or {})
-    await gone(ctx, body)
+    ctx.scheduler.forget((GRANTS, namespace, body["metadata"]["name"]))
     grant_id = status.get("grantId")
     if spec.deletion_policy != "Delete" or not grant_id:
         return  # Orphan, or never owned a grant (e.g. a Conflict): nothing to revoke

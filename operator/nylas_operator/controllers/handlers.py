@@ -86,7 +86,7 @@ async def run_queued(ctx: Context, key: Key) -> None:
 
 def build_registry() -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
-    activity.register(registry, gone={GRANTS: grant.gone})
+    activity.register(registry, gone={GRANTS: grant.gone, CONNECTORS: connector.gone})
     for kind in KINDS:
         register_kind(registry, kind)
     secrets_watch.register(registry)

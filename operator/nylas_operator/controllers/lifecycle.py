@@ -27,16 +27,14 @@ import httpx
 import kopf
 
 from nylas_operator import buildinfo
-from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.consent.callback import make_callback_app
-from nylas_operator.controllers import canary, connector, grant, handlers
+from nylas_operator.controllers import canary, handlers
 from nylas_operator.controllers.activity import PhaseBook
 from nylas_operator.controllers.claims import Claims
 from nylas_operator.controllers.clients import AppKey, ClientPool
 from nylas_operator.controllers.consent import ConsentIndex, Recorder
 from nylas_operator.controllers.context import Context, context_of, utcnow
-from nylas_operator.controllers.drift import DriftRegistry
-from nylas_operator.controllers.references import app_key
+from nylas_operator.controllers.drift import DriftRegistry, Known
 from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.diffbase import storage_for
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, KINDS, Kube, KubeError
@@ -107,7 +105,8 @@ async def start(
         write_gate=leader.may_write if leader is not None else None,
     )
     clients = ClientPool(nylas_settings, observer=metrics.observe_nylas_request, on_new_app=new_app)
-    drift = DriftRegistry(op.drift, scheduler, clients.cached)
+    claims = Claims()
+    drift = DriftRegistry(op.drift, scheduler, clients.cached, lambda app: known_grants(claims, app))
     drift_ref.append(drift)
     ctx = Context(
         settings=op,
@@ -116,7 +115,7 @@ async def start(
         scheduler=scheduler,
         consents=ConsentIndex(),
         drift=drift,
-        claims=Claims(),
+        claims=claims,
         metrics=metrics,
     )
     memo.ctx = ctx
@@ -145,6 +144,14 @@ async def _diffbase_storage(kube: Kube, kopf_prefix: str) -> kopf.DiffBaseStorag
     return storage_for(crds, kopf_prefix)
 
 
+def known_grants(claims: Claims, app: AppKey) -> dict[str, Known]:
+    """The drift loop's view of the claims index: the Ready grants of ``app``."""
+    return {
+        uid: Known(e.claimant.namespace, e.claimant.name, e.email, str(e.grant_id))
+        for uid, e in claims.known(app).items()
+    }
+
+
 async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
     """Fill the claims table, the consent index and the usage index from one LIST per kind, before
     any handler runs."""
@@ -155,37 +162,19 @@ async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
         except KubeError as exc:
             log.warning("warm-up LIST failed in %s: %s", namespace or "all namespaces", exc)
             continue
-        apps: dict[tuple[str, str], AppKey] = {}
         for body in connectors:
-            try:
-                spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
-                apps[(body["metadata"]["namespace"], body["metadata"]["name"])] = app_key(spec)
-            except ValueError:
-                continue
-            ctx.claims.claim(connector.claim_key(spec), connector.claimant(body))
+            ctx.claims.observe(CONNECTORS, None, body)
         for body in credentials:  # the consent states the callback endpoint matches against
             ctx.consents.index_credential(body)
             ctx.usage.observe(CREDENTIALS, None, body)
-        connector_of = {
-            (b["metadata"]["namespace"], b["metadata"]["name"]): (
-                (b.get("spec") or {}).get("connectorRef") or {}
-            ).get("name")
-            for b in credentials
-        }
+            ctx.claims.observe(CREDENTIALS, None, body)
         try:
             # Page by page: holding every grant body at once would set the process's memory
             # high-water mark (RSS) for its whole life.
             async for page in ctx.kube.list_pages(GRANTS, namespace):
                 for body in page:
                     ctx.usage.observe(GRANTS, None, body)
-                    meta = body["metadata"]
-                    credential_name = ((body.get("spec") or {}).get("credentialRef") or {}).get("name")
-                    app = apps.get(
-                        (meta["namespace"], connector_of.get((meta["namespace"], credential_name)) or "")
-                    )
-                    email = (body.get("spec") or {}).get("email")
-                    if app is not None and email:
-                        ctx.claims.claim(grant.claim_key(app, email), grant.claimant(body))
+                    ctx.claims.observe(GRANTS, None, body)
         except KubeError as exc:
             log.warning("warm-up LIST of grants failed in %s: %s", namespace or "all namespaces", exc)
 

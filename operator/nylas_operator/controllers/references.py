@@ -19,7 +19,6 @@ from nylas_operator.api.common import SecretKeySelector
 from nylas_operator.api.conditions import Reason, is_true
 from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.api.credential import NylasCredentialSpec
-from nylas_operator.controllers.clients import AppKey
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, Kube
 from nylas_operator.observability.redaction import register_secret
 
@@ -52,11 +51,6 @@ class SecretValues:
         self.versions[f"{ref.name}/{ref.key}"] = secret.resource_version
         register_secret(value.get_secret_value())  # log redaction catches any slip from now on
         return SecretStr(value.get_secret_value().strip())
-
-
-def app_key(spec: NylasConnectorSpec) -> AppKey:
-    application = spec.application
-    return AppKey(nylas.resolve_base_url(application.region, application.api_url), application.client_id)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from nylas_operator import nylas
 from nylas_operator.api.conditions import Reason
 from nylas_operator.api.grant import ServiceAccountGrantStatus
 from nylas_operator.controllers import consent, decide_credential
-from nylas_operator.controllers.claims import Claimant, Claims
 from nylas_operator.controllers.decide_grant import deletes_from_nylas, refused
 from nylas_operator.controllers.drift import INVALID, MISSING, Known, find_drift
 from nylas_operator.controllers.errors import backoff, classify
@@ -167,24 +166,6 @@ def test_scope_set_key_ignores_order_and_duplicates() -> None:
 def test_consent_time_is_rounded_up_never_down() -> None:
     assert consent.ceil_second(NOW.replace(microsecond=1)) == NOW + timedelta(seconds=1)
     assert consent.ceil_second(NOW) == NOW
-
-
-# -- claims ------------------------------------------------------------------------------------------
-def test_the_object_that_holds_the_grant_wins_whatever_the_order() -> None:
-    older = Claimant("a", "first", "u1", "2030-01-01T00:00:00Z")
-    holder = Claimant("a", "second", "u2", "2030-01-02T00:00:00Z", established=True)
-    claims = Claims()
-    assert claims.claim("k", older).uid == "u1"
-    assert claims.claim("k", holder).uid == "u2"
-    assert claims.claim("k", older).uid == "u2"
-    claims.release_all("u2")
-    assert claims.winner("k") == older
-
-
-def test_without_a_holder_the_oldest_wins() -> None:
-    claims = Claims()
-    claims.claim("k", Claimant("a", "young", "u2", "2030-01-02T00:00:00Z"))
-    assert claims.claim("k", Claimant("a", "old", "u1", "2030-01-01T00:00:00Z")).name == "old"
 
 
 # -- drift ----------------------------------------------------------------------------------------------
