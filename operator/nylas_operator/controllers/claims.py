@@ -29,6 +29,14 @@ class Claimant:
 ClaimKey = tuple[Any, ...]
 
 
+def holder(winner: Claimant, namespace: str, kind: str) -> str:
+    """Who holds a claim, as told to a loser in ``namespace``: named only within the namespace,
+    since one tenant must not learn another's object names or namespaces."""
+    if winner.namespace == namespace:
+        return f"{kind} {winner.name!r} in this namespace"
+    return "an object in another namespace (it is held elsewhere)"
+
+
 class Claims:
     def __init__(self) -> None:
         self._table: dict[ClaimKey, dict[str, Claimant]] = {}

@@ -16,7 +16,7 @@ from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.connector import NylasConnectorSpec, NylasConnectorStatus
 from nylas_operator.controllers import deletion, identity
-from nylas_operator.controllers.claims import Claimant
+from nylas_operator.controllers.claims import Claimant, holder
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.references import SecretValues, Unresolved, app_key
 from nylas_operator.controllers.status import Report
@@ -80,8 +80,8 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     if winner.uid != meta["uid"]:
         raise Unresolved(
             c.Reason.CONFLICT,
-            f"NylasConnector {winner.namespace}/{winner.name} already manages the {spec.provider} connector "
-            f"of Nylas application {app.application_id}; Nylas allows one per provider",
+            f"the {spec.provider} connector of Nylas application {app.application_id} is already managed "
+            f"by {holder(winner, namespace, 'NylasConnector')}; Nylas allows one per provider",
             terminal=True,
         )
     values = SecretValues()
@@ -90,13 +90,14 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         ctx.kube, namespace, spec.provider_app.client_secret_ref, "provider client secret"
     )
     report.condition(c.CREDENTIALS_RESOLVED, True, c.Reason.RESOLVED)
-    client = ctx.clients.get(app, api_key)
+    owner = deletion.owner_of(body)
+    client = ctx.clients.get(owner, app, api_key)
     # Before any other call: a key of another application would create the connector there.
-    if not ctx.clients.verified(app, api_key):
+    if not ctx.clients.verified(owner, app, api_key):
         mismatch = identity.application_mismatch(spec.application.client_id, await client.applications.get())
         if mismatch is not None:
             raise Unresolved(c.Reason.APPLICATION_MISMATCH, mismatch, terminal=True)
-        ctx.clients.mark_verified(app, api_key)
+        ctx.clients.mark_verified(owner, app, api_key)
     current = await _ensure_in_nylas(
         client, spec, desired_settings(spec, secret), f"k8s:{namespace}/{name}", report, values.versions
     )
@@ -169,12 +170,11 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
         return
     if await deletion.skip_when_paused(ctx, body):
         return
-    client = await deletion.client_for(ctx, namespace, spec)
+    client = await deletion.client_for(ctx, body, spec)
     if client is None:
-        await deletion.orphan(
-            ctx, body, "connector", "neither its API key Secret nor a cached client is left"
-        )
+        await deletion.no_client(ctx, CONNECTORS, NylasConnectorStatus, body, runtime, "connector")
         return
     await deletion.nylas_delete(
         ctx, body, runtime, lambda: client.connectors.delete(spec.provider), "connector"
     )
+    ctx.clients.forget(deletion.owner_of(body))

@@ -106,7 +106,7 @@ async def start(
         write_gate=leader.may_write if leader is not None else None,
     )
     clients = ClientPool(nylas_settings, observer=metrics.observe_nylas_request, on_new_app=new_app)
-    drift = DriftRegistry(op.drift, scheduler, clients.cached)
+    drift = DriftRegistry(op.drift, scheduler, clients.for_app)
     drift_ref.append(drift)
     ctx = Context(
         settings=op,
