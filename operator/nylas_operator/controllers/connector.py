@@ -34,8 +34,18 @@ def claimant(body: Mapping[str, Any]) -> Claimant:
         name=meta["name"],
         uid=meta["uid"],
         created=str(meta.get("creationTimestamp", "")),
-        established=c.is_true((body.get("status") or {}).get("conditions"), c.READY),
+        established=_ready_as_specified(body),
     )
+
+
+def _ready_as_specified(body: Mapping[str, Any]) -> bool:
+    """Ready for the current spec: a connector that was Ready for its own application and then
+    names another team's must not hold that application's claim on the strength of the old Ready."""
+    for cond in (body.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == c.READY:
+            generation = (body.get("metadata") or {}).get("generation")
+            return bool(cond.get("status") == "True" and cond.get("observedGeneration") == generation)
+    return False
 
 
 def desired_settings(spec: NylasConnectorSpec, client_secret: Any) -> nylas.models.ConnectorSettings:
