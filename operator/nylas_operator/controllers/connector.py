@@ -9,6 +9,7 @@ Does not own: credentials (``credential.py``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -117,6 +118,8 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         active_credential_id=current.active_credential_id, secret_versions=values.versions, users=len(users)
     )
     report.ready()
+    # It now holds the Nylas connector: its claim no longer rests on its creation time alone.
+    ctx.claims.claim(claim_key(spec), dataclasses.replace(claimant(body), established=True))
     rotated = old.get("secretVersions") not in (None, values.versions)
     if not c.is_true(old.get("conditions"), c.READY) or rotated:
         # Credentials on the connector's Azure app carry its secret too (the contract's PATCH wants
@@ -172,19 +175,17 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
     key = claim_key(spec)
     was_winner = (w := ctx.claims.winner(key)) is not None and w.uid == meta["uid"]
+    # The claim is held until the Nylas delete is done: a retry must still know it was the owner.
+    if spec.deletion_policy == "Delete" and was_winner and not await deletion.skip_when_paused(ctx, body):
+        client = await deletion.client_for(ctx, body, spec)
+        if client is None:
+            await deletion.no_client(ctx, CONNECTORS, NylasConnectorStatus, body, runtime, "connector")
+        else:
+            await deletion.nylas_delete(
+                ctx, body, runtime, lambda: client.connectors.delete(spec.provider), "connector"
+            )
     others = ctx.claims.others(key, meta["uid"])
     ctx.claims.release_all(meta["uid"])
     ctx.scheduler.forget((CONNECTORS, namespace, name))
     ctx.scheduler.now_all([(CONNECTORS, o.namespace, o.name) for o in others], "claim-released")
-    if spec.deletion_policy != "Delete" or not was_winner:
-        return
-    if await deletion.skip_when_paused(ctx, body):
-        return
-    client = await deletion.client_for(ctx, body, spec)
-    if client is None:
-        await deletion.no_client(ctx, CONNECTORS, NylasConnectorStatus, body, runtime, "connector")
-        return
-    await deletion.nylas_delete(
-        ctx, body, runtime, lambda: client.connectors.delete(spec.provider), "connector"
-    )
     ctx.clients.forget(deletion.owner_of(body))
