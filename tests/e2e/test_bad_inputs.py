@@ -279,7 +279,7 @@ CASES: list[Case] = [
         "nylasconnector",
         "microsoft-twin",
         "Conflict",
-        lambda w: f"NylasConnector {w.ns}/microsoft already manages the microsoft connector",
+        "already managed by NylasConnector 'microsoft' in this namespace",
         phase="Failed",
     ),
     # Credentials: references, provider fit, Secrets
@@ -462,7 +462,8 @@ CASES: list[Case] = [
         "serviceaccountgrant",
         "dana-twin",
         "Conflict",
-        lambda w: f"ServiceAccountGrant {w.ns}/dana already manages the grant of DANA@acme.example",
+        "mailbox DANA@acme.example in this Nylas application is already managed by "
+        "ServiceAccountGrant 'dana' in this namespace",
         phase="Failed",
     ),
     Case(

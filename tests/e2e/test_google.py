@@ -117,7 +117,7 @@ def test_second_grant_for_a_mailbox_is_a_conflict(
         reason="Conflict",
         timeout=30,
     )
-    assert f"{namespace}/dana" in k.condition(second, "Ready")["message"]  # type: ignore[index]
+    assert "ServiceAccountGrant 'dana' in this namespace" in k.condition(second, "Ready")["message"]  # type: ignore[index]
     assert "grantId" not in second["status"]
 
     kubectl("delete", "-n", namespace, "serviceaccountgrant", "dana-again", "--timeout=30s", timeout=40)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nylas_operator.api.conditions import DEGRADED, PHASE_READY, READY, is_true
+from nylas_operator.api.conditions import DEGRADED, PHASE_READY, READY
 from nylas_operator.controllers.clients import AppKey, app_key_of
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS
 
@@ -66,7 +66,17 @@ def claimant_of(body: Mapping[str, Any], established: bool) -> Claimant:
 
 
 def connector_claimant(body: Mapping[str, Any]) -> Claimant:
-    return claimant_of(body, is_true((body.get("status") or {}).get("conditions"), READY))
+    return claimant_of(body, _ready_as_specified(body))
+
+
+def _ready_as_specified(body: Mapping[str, Any]) -> bool:
+    """Ready for the current spec generation: a connector that was Ready for its own application
+    and then names another team's must not hold that application's claim on the old Ready."""
+    for cond in (body.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == READY:
+            generation = (body.get("metadata") or {}).get("generation")
+            return bool(cond.get("status") == "True" and cond.get("observedGeneration") == generation)
+    return False
 
 
 def grant_claimant(body: Mapping[str, Any]) -> Claimant:
@@ -79,6 +89,14 @@ def connector_key(app: AppKey, provider: str) -> ClaimKey:
 
 def _winner(holders: list[Claimant], me: Claimant) -> Claimant:
     return min([h for h in holders if h.uid != me.uid] + [me], key=Claimant.order)
+
+
+def holder(winner: Claimant, namespace: str, kind: str) -> str:
+    """Who holds a claim, as told to a loser in ``namespace``: named only within the namespace,
+    since one tenant must not learn another's object names or namespaces."""
+    if winner.namespace == namespace:
+        return f"{kind} {winner.name!r} in this namespace"
+    return "an object in another namespace (it is held elsewhere)"
 
 
 class Claims:

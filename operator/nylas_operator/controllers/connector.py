@@ -16,7 +16,7 @@ from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.connector import NylasConnectorSpec, NylasConnectorStatus
 from nylas_operator.controllers import deletion, identity
-from nylas_operator.controllers.claims import ClaimKey, connector_claimant, connector_key
+from nylas_operator.controllers.claims import ClaimKey, connector_claimant, connector_key, holder
 from nylas_operator.controllers.clients import app_key, app_key_of
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.references import SecretValues, Unresolved
@@ -73,8 +73,8 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     if winner.uid != meta["uid"]:
         raise Unresolved(
             c.Reason.CONFLICT,
-            f"NylasConnector {winner.namespace}/{winner.name} already manages the {spec.provider} connector "
-            f"of Nylas application {app.application_id}; Nylas allows one per provider",
+            f"the {spec.provider} connector of Nylas application {app.application_id} is already managed "
+            f"by {holder(winner, namespace, 'NylasConnector')}; Nylas allows one per provider",
             terminal=True,
         )
     values = SecretValues()
@@ -83,13 +83,14 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         ctx.kube, namespace, spec.provider_app.client_secret_ref, "provider client secret"
     )
     report.condition(c.CREDENTIALS_RESOLVED, True, c.Reason.RESOLVED)
-    client = ctx.clients.get(app, api_key)
+    owner = deletion.owner_of(body)
+    client = ctx.clients.get(owner, app, api_key)
     # Before any other call: a key of another application would create the connector there.
-    if not ctx.clients.verified(app, api_key):
+    if not ctx.clients.verified(owner, app, api_key):
         mismatch = identity.application_mismatch(spec.application.client_id, await client.applications.get())
         if mismatch is not None:
             raise Unresolved(c.Reason.APPLICATION_MISMATCH, mismatch, terminal=True)
-        ctx.clients.mark_verified(app, api_key)
+        ctx.clients.mark_verified(owner, app, api_key)
     current = await _ensure_in_nylas(
         client, spec, desired_settings(spec, secret), f"k8s:{namespace}/{name}", report, values.versions
     )
@@ -154,18 +155,17 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     spec = NylasConnectorSpec.model_validate(body.get("spec") or {})
     key = claim_key(spec)
     # The claim stays until the object has left the apiserver (``gone``): not lost while this
-    # handler may still fail and retry.
+    # handler may still fail and retry, so a retry still knows it was the owner.
     was_winner = ctx.claims.connector_winner(key, connector_claimant(body)).uid == meta["uid"]
     ctx.scheduler.forget((CONNECTORS, namespace, name))
     if spec.deletion_policy != "Delete" or not was_winner:
         return
     if await deletion.skip_when_paused(ctx, body):
         return
-    client = await deletion.client_for(ctx, namespace, spec)
+    # Only this connector's own key (its Secret, else its cached client): never another tenant's.
+    client = await deletion.client_for(ctx, body, spec)
     if client is None:
-        await deletion.orphan(
-            ctx, body, "connector", "neither its API key Secret nor a cached client is left"
-        )
+        await deletion.no_client(ctx, CONNECTORS, NylasConnectorStatus, body, runtime, "connector")
         return
     await deletion.nylas_delete(
         ctx, body, runtime, lambda: client.connectors.delete(spec.provider), "connector"
@@ -173,10 +173,11 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
 
 
 async def gone(ctx: Context, body: Mapping[str, Any]) -> None:
-    """The connector has left the apiserver (its claim with it, ``claims.py``): wake the
-    connectors that wait for its (application, provider) as ``Conflict``."""
+    """The connector has left the apiserver (its claim with it, ``claims.py``): drop its key and
+    wake the connectors that wait for its (application, provider) as ``Conflict``."""
     meta = body["metadata"]
     ctx.scheduler.forget((CONNECTORS, meta["namespace"], meta["name"]))
+    ctx.clients.forget(deletion.owner_of(body))
     app = app_key_of(body.get("spec"))
     if app is None:
         return

@@ -129,11 +129,12 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     )
     report.condition(c.CREDENTIALS_RESOLVED, True, c.Reason.RESOLVED)
     app = app_key(connector.spec)
-    client = ctx.clients.get(app, api_key)
+    owner = deletion.owner_of(connector.body)
+    client = ctx.clients.get(owner, app, api_key)
     rotated = report.old.get("secretVersions") != values.versions
     name_in_nylas = nylas_name(namespace, name)
     credential = await ensure_in_nylas(client, provider, name_in_nylas, data, report, rotated)
-    ctx.clients.remember_credential(credential.id, app)
+    ctx.clients.remember_credential(credential.id, owner)
     report.set(
         credential_id=credential.id,
         nylas_name=name_in_nylas,
@@ -238,9 +239,7 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
         return
     client = await deletion.client_via_connector(ctx, namespace, spec.connector_ref.name, str(credential_id))
     if client is None:
-        await deletion.orphan(
-            ctx, body, "credential", "neither its connector's API key nor a cached client is left"
-        )
+        await deletion.no_client(ctx, CREDENTIALS, NylasCredentialStatus, body, runtime, "credential")
         return
     await deletion.nylas_delete(
         ctx, body, runtime, lambda: client.credentials.delete(str(provider), str(credential_id)), "credential"

@@ -22,7 +22,7 @@ from nylas_operator.api import conditions as c
 from nylas_operator.api.credential import SHARED_TENANTS
 from nylas_operator.api.grant import ServiceAccountGrantSpec
 from nylas_operator.controllers import consent
-from nylas_operator.controllers.claims import Claimant
+from nylas_operator.controllers.claims import Claimant, holder
 from nylas_operator.controllers.references import Parent, Unresolved
 from nylas_operator.controllers.status import Report
 
@@ -100,11 +100,11 @@ def grant_scopes(spec: ServiceAccountGrantSpec, credential: Parent, connector: P
 def decide(facts: GrantFacts, report: Report) -> GrantPlan:
     """The whole grant decision up to the Nylas call. Raises ``Unresolved`` for inputs that block."""
     if facts.winner.uid != facts.uid:
-        w = facts.winner
+        held_by = holder(facts.winner, facts.credential.body["metadata"]["namespace"], "ServiceAccountGrant")
         raise Unresolved(
             c.Reason.CONFLICT,
-            f"ServiceAccountGrant {w.namespace}/{w.name} already manages the grant of "
-            f"{facts.spec.email} (one grant per mailbox per application)",
+            f"the grant of mailbox {facts.spec.email} in this Nylas application is already managed by "
+            f"{held_by} (one grant per mailbox per application)",
             terminal=True,
         )
     scopes = grant_scopes(facts.spec, facts.credential, facts.connector)

@@ -7,9 +7,12 @@ the Nylas delete call. Decisions, documented:
 - An object in use waits (condition ``InUse`` with the count, re-checked every few seconds) with
   either policy, so that its users can still be deleted with their own policy; during namespace
   teardown the users go first and it follows.
-- The API key is read from the connector's Secret if it still exists, else the operator's cached
-  client for that application is used (namespace teardown may delete Secrets first). With neither
-  (e.g. a restart after the Secret was deleted), the Nylas object is orphaned with a Warning event.
+- The API key is read from the connector's Secret if it still exists, else the client cached for
+  that same connector (namespace + uid) is used (namespace teardown may delete Secrets first).
+  Never a client of another connector, not even one naming the same application: that would send
+  the delete with another tenant's key. With neither (e.g. a restart after the Secret was
+  deleted), the deletion waits with ``Ready=False``/``SecretNotFound`` and retries (restoring the
+  Secret unblocks it) until ``deletion_give_up``, then the Nylas object is orphaned.
 - A paused object orphans its Nylas object on deletion (pause means "no Nylas writes").
 - A failing Nylas delete is retried with backoff for ``deletion_give_up``, then orphaned with a
   Warning event: a stuck finalizer would block the namespace.
@@ -28,7 +31,7 @@ from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.controllers import writer
-from nylas_operator.controllers.clients import app_key
+from nylas_operator.controllers.clients import Owner, app_key
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.errors import backoff
 from nylas_operator.controllers.flow import is_paused
@@ -77,31 +80,59 @@ async def skip_when_paused(ctx: Context, body: Mapping[str, Any]) -> bool:
     return True
 
 
-async def client_for(ctx: Context, namespace: str, spec: NylasConnectorSpec) -> nylas.NylasClient | None:
-    """A client for the connector's application, from its Secret or else from the cache."""
-    app = app_key(spec)
+def owner_of(connector: Mapping[str, Any]) -> Owner:
+    meta = connector["metadata"]
+    return Owner(meta["namespace"], meta["uid"])
+
+
+async def client_for(
+    ctx: Context, connector: Mapping[str, Any], spec: NylasConnectorSpec
+) -> nylas.NylasClient | None:
+    """A client for the connector's application, from its Secret or else the one cached for this
+    very connector (never another's, even for the same application)."""
+    owner = owner_of(connector)
     try:
         key = await SecretValues().read(
-            ctx.kube, namespace, spec.application.api_key_secret_ref, "Nylas API key"
+            ctx.kube, owner.namespace, spec.application.api_key_secret_ref, "Nylas API key"
         )
-        return ctx.clients.get(app, key)
+        return ctx.clients.get(owner, app_key(spec), key)
     except Unresolved:
-        return ctx.clients.cached(app)
+        return ctx.clients.cached(owner)
 
 
 async def client_via_connector(
     ctx: Context, namespace: str, connector_name: str | None, credential_id: str
 ) -> nylas.NylasClient | None:
-    """The client of a credential's application: from its connector (even a terminating one), else
-    the client cached for the Nylas credential id (the connector may already be gone)."""
+    """The client of a credential's connector (even a terminating one), else the client cached for
+    the connector that created the Nylas credential id, if that connector was in this namespace."""
     if connector_name is not None:
         try:
             connector = await load_connector(ctx.kube, namespace, connector_name, terminating_ok=True)
-            return await client_for(ctx, namespace, connector.spec)
+            return await client_for(ctx, connector.body, connector.spec)
         except Unresolved:
             pass
-    app = ctx.clients.app_of_credential(credential_id)
-    return ctx.clients.cached(app) if app else None
+    owner = ctx.clients.owner_of_credential(credential_id)
+    if owner is None or owner.namespace != namespace:
+        return None  # status is writable by the tenant: a foreign credential id buys nothing
+    return ctx.clients.cached(owner)
+
+
+async def no_client(
+    ctx: Context, plural: str, model: type[BaseModel], body: Mapping[str, Any], runtime: float, what: str
+) -> None:
+    """No key of this object's own connector is left: say so and retry (restoring the Secret
+    unblocks it), orphaning only after ``deletion_give_up`` so a namespace is never stuck."""
+    why = "neither its connector's API key Secret nor a client of that connector is left"
+    if runtime >= ctx.settings.retry.deletion_give_up.total_seconds():
+        await orphan(ctx, body, what, why)
+        return
+    message = f"deletion waits: {why}; restore the API key Secret to delete the Nylas {what}"
+    report = Report(body, ctx.now(), model)
+    report.condition(c.READY, False, c.Reason.SECRET_NOT_FOUND, message)
+    report.phase(c.DELETING)
+    await writer.write_now(ctx, plural, body, report)
+    attempt = int(runtime // max(ctx.settings.retry.min_delay.total_seconds(), 1.0))
+    raise kopf.TemporaryError(message, delay=min(backoff(attempt, ctx.settings.retry), 60.0))
 
 
 async def orphan(ctx: Context, body: Mapping[str, Any], what: str, why: str) -> None:

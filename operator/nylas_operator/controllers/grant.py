@@ -16,7 +16,7 @@ from typing import Any
 
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
-from nylas_operator.api.grant import ServiceAccountGrantSpec
+from nylas_operator.api.grant import ServiceAccountGrantSpec, ServiceAccountGrantStatus
 from nylas_operator.controllers import decide_grant, deletion, metrics
 from nylas_operator.controllers.claims import Claimant, grant_claimant
 from nylas_operator.controllers.clients import AppKey, app_key
@@ -91,7 +91,8 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     if plan.step == "keep":  # nothing new: no Nylas call
         grant_id, grant_status = str(report.old["grantId"]), report.old.get("grantStatus")
     else:
-        grant = await _sync(ctx, facts, report, ctx.clients.get(app, api_key), app, plan)
+        client = ctx.clients.get(deletion.owner_of(facts.connector.body), app, api_key)
+        grant = await _sync(ctx, facts, report, client, app, plan)
         if grant is None:
             return
         grant_id, grant_status = grant.id, grant.grant_status
@@ -203,9 +204,7 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
         return
     client = await _client_for_deletion(ctx, namespace, spec, status)
     if client is None:
-        await deletion.orphan(
-            ctx, body, "grant", "neither the connector's API key nor a cached client is left"
-        )
+        await deletion.no_client(ctx, GRANTS, ServiceAccountGrantStatus, body, runtime, "grant")
         return
     await deletion.nylas_delete(ctx, body, runtime, lambda: client.grants.delete(str(grant_id)), "grant")
 

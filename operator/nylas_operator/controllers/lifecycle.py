@@ -106,7 +106,7 @@ async def start(
     )
     clients = ClientPool(nylas_settings, observer=metrics.observe_nylas_request, on_new_app=new_app)
     claims = Claims()
-    drift = DriftRegistry(op.drift, scheduler, clients.cached, lambda app: known_grants(claims, app))
+    drift = DriftRegistry(op.drift, scheduler, clients.for_app, lambda app: known_grants(claims, app))
     drift_ref.append(drift)
     ctx = Context(
         settings=op,

@@ -1,8 +1,9 @@
 """The journal: one entry per /v3 request, for tests to count and inspect calls.
 
 Owns the entry shape and a bounded log. Entries never hold bodies, headers or secrets: only
-time, method, path, query, status, application id, the custom-auth email, the User-Agent (which
-operator replica sent it) and any injected fault.
+time, method, path, query, status, application id, which API key sent it (``key_id``, a SHA-256
+prefix: tests prove whose key was used), the custom-auth email, the User-Agent (which operator
+replica sent it) and any injected fault.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class JournalEntry:
     dropped: bool = False
     duration: float | None = None
     user_agent: str | None = None
+    key_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -123,10 +123,16 @@ def _authenticate(request: web.Request, rt: Runtime) -> Application:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise unauthorized("missing or malformed Authorization header; expected 'Bearer <API key>'")
+    request[JOURNAL_ENTRY].key_id = key_id(key.strip())
     app = rt.state.application_for_key(key.strip())
     if app is None:
         raise unauthorized("invalid API key for this region")
     return app
+
+
+def key_id(api_key: str) -> str:
+    """Which key sent a request, for the journal: a digest prefix, never the key."""
+    return "sha256:" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 async def _hold(request: web.Request, seconds: float) -> None:

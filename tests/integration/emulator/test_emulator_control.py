@@ -11,6 +11,7 @@ import pytest
 from fixtures.emulator import FAKE_PEM, api_client, custom_auth, make_connector, make_credential
 from nylas_operator.emulator.config import ApplicationConfig, EmulatorConfig
 from nylas_operator.emulator.harness import ControlError, RunningEmulator
+from nylas_operator.emulator.pipeline import key_id
 
 TWO_APPS = EmulatorConfig(
     applications=(
@@ -55,6 +56,17 @@ def test_applications_can_be_added_while_running(emulator: RunningEmulator) -> N
         emulator.add_application("late", "another-key")
     assert caught.value.status == 400
     assert {"application_id": "late", "name": "Emulated application"} in emulator.state()["applications"]
+
+
+def test_journal_records_which_key_sent_each_request_as_a_digest(emulator: RunningEmulator) -> None:
+    with api_client(emulator) as mine, api_client(emulator, "a-key-nobody-has") as stranger:
+        mine.get("/v3/connectors")
+        stranger.get("/v3/connectors")
+    httpx.get(emulator.url + "/v3/connectors")
+    entries = emulator.journal()
+    assert [e.key_id for e in entries] == [key_id(emulator.api_key), key_id("a-key-nobody-has"), None]
+    assert [e.status for e in entries] == [200, 401, 401]
+    assert emulator.api_key not in json.dumps([e.to_json() for e in entries])
 
 
 def test_journal_records_every_api_call(emulator: RunningEmulator, emulator_api: httpx.Client) -> None:

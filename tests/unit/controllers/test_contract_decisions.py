@@ -13,7 +13,7 @@ from nylas_operator import nylas
 from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.api.credential import NylasCredentialSpec
 from nylas_operator.controllers import identity
-from nylas_operator.controllers.clients import AppKey, ClientPool
+from nylas_operator.controllers.clients import AppKey, ClientPool, Owner
 from nylas_operator.controllers.credential import credential_data
 from nylas_operator.controllers.references import SecretValues
 from nylas_operator.kube import Secret
@@ -121,8 +121,10 @@ def test_the_unregistered_message_names_the_exact_url_and_the_opt_in() -> None:
 def test_a_key_is_checked_against_its_application_once_and_again_after_rotation() -> None:
     pool = ClientPool(nylas.NylasSettings())
     app = AppKey("https://api.us.nylas.com", "nylas-app")
-    assert not pool.verified(app, SecretStr("key-1"))
-    pool.mark_verified(app, SecretStr("key-1"))
-    assert pool.verified(app, SecretStr("key-1"))
-    assert not pool.verified(app, SecretStr("key-2"))  # a rotated key is checked again
-    assert not pool.verified(AppKey("https://api.eu.nylas.com", "nylas-app"), SecretStr("key-1"))
+    owner = Owner("team-a", "uid-a")
+    assert not pool.verified(owner, app, SecretStr("key-1"))
+    pool.mark_verified(owner, app, SecretStr("key-1"))
+    assert pool.verified(owner, app, SecretStr("key-1"))
+    assert not pool.verified(owner, app, SecretStr("key-2"))  # a rotated key is checked again
+    assert not pool.verified(owner, AppKey("https://api.eu.nylas.com", "nylas-app"), SecretStr("key-1"))
+    assert not pool.verified(Owner("team-b", "uid-b"), app, SecretStr("key-1"))  # per owner

@@ -144,10 +144,14 @@ def test_blocking_inputs_have_a_precise_reason(case: Case, expected: str, termin
     assert (info.value.reason, info.value.terminal) == (expected, terminal)
 
 
-def test_a_conflict_names_the_holder() -> None:
+def test_a_conflict_names_the_holder_only_in_the_same_namespace() -> None:
     with pytest.raises(Unresolved) as info:
         run(Case(winner=OTHER))
-    assert "other/first" in info.value.message
+    assert "held elsewhere" in info.value.message
+    assert "other" not in info.value.message.replace("another", "") and "first" not in info.value.message
+    with pytest.raises(Unresolved) as info:
+        run(Case(winner=Claimant("ns", "first", "uid-first", "2029-01-01T00:00:00Z", established=True)))
+    assert "ServiceAccountGrant 'first' in this namespace" in info.value.message
 
 
 # -- the consent gate (Microsoft) -----------------------------------------------------------------
