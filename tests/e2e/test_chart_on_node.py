@@ -399,6 +399,13 @@ def test_kubectl_apply_k_deploy_installs_a_working_operator(scenario: Scenario, 
         ],
         "patches": [
             {"target": {"kind": "Deployment", "name": "nylas-operator"}, "patch": yaml.safe_dump(patch)},
+            # What is checked here is the operator; the consent server's Pod on this node is the
+            # chart's (test_examples_reach_ready_with_consent_through_the_pods_callback). Its
+            # deploy/ Pod is on the Pod network, which this node does not have.
+            {
+                "target": {"kind": "Deployment", "name": "nylas-operator-consent"},
+                "patch": yaml.safe_dump([{"op": "replace", "path": "/spec/replicas", "value": 0}]),
+            },
             # deploy/ enforces Pod Security "restricted", which forbids the host network this node needs.
             {"target": {"kind": "Namespace", "name": "nylas-operator"}, "patch": yaml.safe_dump(privileged)},
         ],
@@ -442,7 +449,11 @@ def test_kubectl_apply_k_deploy_installs_a_working_operator(scenario: Scenario, 
 
 def _deploy_args(ports: dict[str, int]) -> list[str]:
     text = (ROOT / "deploy" / "20-operator.yaml").read_text()
-    deployment = next(d for d in yaml.safe_load_all(text) if d and d.get("kind") == "Deployment")
+    deployment = next(
+        d
+        for d in yaml.safe_load_all(text)
+        if d and d.get("kind") == "Deployment" and d["metadata"]["name"] == "nylas-operator"
+    )
     args: list[str] = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     listen = {"--callback-listen": "callback", "--health-listen": "health", "--metrics-listen": "metrics"}
     out = []

@@ -219,6 +219,18 @@ def test_host_network_defaults_dns_policy_to_cluster_first_with_host_net(tmp_pat
     assert pod["dnsPolicy"] == "ClusterFirstWithHostNet"
 
 
+def test_consent_server_on_the_host_network_replaces_its_pod_instead_of_surging(tmp_path: Path) -> None:
+    # A surge Pod would need the port its predecessor holds on the node: it would stay Pending.
+    hosted = one(render({"hostNetwork": True}, tmp_path), "Deployment", "nylas-operator-consent")["spec"]
+    assert hosted["template"]["spec"]["hostNetwork"] is True
+    assert hosted["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+    }
+    pod_network = one(render({}, tmp_path), "Deployment", "nylas-operator-consent")["spec"]
+    assert "strategy" not in pod_network
+
+
 def test_explicit_dns_policy_wins(tmp_path: Path) -> None:
     values = {"hostNetwork": True, "dnsPolicy": "Default"}
     pod = one(render(values, tmp_path), "Deployment", "nylas-operator")["spec"]["template"]["spec"]
