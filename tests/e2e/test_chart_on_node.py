@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -154,10 +156,11 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def test_cluster_up_with_node_runs_a_pod_and_down_leaves_the_host_as_it_was(tmp_path: Path) -> None:
+def test_cluster_up_with_node_runs_a_pod_and_down_leaves_the_host_as_it_was() -> None:
     """First in this module, before the shared node starts: only one kubelet may run per machine."""
     before = host_state()
-    directory = tmp_path / "cluster"
+    # Not under tmp_path: pytest's deep paths leave kubelet's unix sockets too long (check_directory).
+    directory = Path(tempfile.mkdtemp(prefix="nyo-", dir="/tmp")) / "cluster"
     up = cli("up", "--with-node", "--dir", str(directory))
     try:
         assert up.returncode == 0, up.stderr
@@ -195,6 +198,7 @@ def test_cluster_up_with_node_runs_a_pod_and_down_leaves_the_host_as_it_was(tmp_
     assert node.mounts_under(directory) == []
     assert not (directory / "node").exists()
     assert host_state() == before
+    shutil.rmtree(directory.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

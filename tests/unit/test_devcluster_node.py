@@ -124,3 +124,12 @@ def test_unmount_all_removes_nested_mounts_deepest_first(tmp_path: Path) -> None
     node.unmount_all(outer)
     assert node.mounts_under(outer) == []
     assert not (outer / "kubelet").exists()  # the tmpfs holding it is gone
+
+
+def test_a_cluster_directory_too_deep_for_kubelets_sockets_is_refused_up_front() -> None:
+    # The pytest directory that made kubelet exit with "bind: invalid argument" (108-byte socket path).
+    deep = Path("/tmp/pytest-of-root/pytest-139/test_cluster_up_with_node_runs0/cluster")
+    with pytest.raises(node.NodeError, match=r"too deep for a node.*108 bytes, over Linux's 107"):
+        node.check_directory(deep)
+    node.check_directory(Path("/tmp/pytest-of-root/pytest-99/test_cluster_up_with_node_runs0/cluster"))
+    node.check_directory(Path("/tmp/nyo-abc123/cluster"))

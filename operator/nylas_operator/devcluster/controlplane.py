@@ -173,6 +173,7 @@ class ControlPlane:
         try:
             if self._node is not None:
                 node_mod.check_host()
+                node_mod.check_directory(self.directory)
             self._certs = certs.make_certs(self.directory / "pki")
             if self._node is not None:
                 certs.make_node_certs(self._certs, node_mod.NODE_NAME)

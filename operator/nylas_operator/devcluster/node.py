@@ -228,6 +228,23 @@ def other_kubelet() -> int | None:
     return None
 
 
+# kubelet binds unix sockets under its root (the longest: pod-resources/<10 digits>), and Linux caps a
+# socket path at 107 bytes; past that kubelet exits with "bind: invalid argument".
+SOCKET_PATH_MAX = 107
+_LONGEST_KUBELET_SOCKET = "/pod-resources/" + "0" * 10
+
+
+def check_directory(cluster_dir: Path) -> None:
+    """Refuse a cluster directory so deep that kubelet's sockets could not be bound."""
+    root = NodeLayout.of(cluster_dir).kubelet_root
+    longest = len(str(root)) + len(_LONGEST_KUBELET_SOCKET)
+    if longest > SOCKET_PATH_MAX:
+        raise NodeError(
+            f"the cluster directory {cluster_dir} is too deep for a node: kubelet's sockets under {root} "
+            f"would take {longest} bytes, over Linux's {SOCKET_PATH_MAX}; use a shorter --dir"
+        )
+
+
 def check_host() -> None:
     if os.geteuid() != 0:
         raise NodeError("the node needs root (kubelet and containerd manage mounts and cgroups)")
