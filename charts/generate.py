@@ -19,8 +19,6 @@ Usage: python charts/generate.py {crds,deploy,all} [--check]
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -28,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from nylas_operator.devcluster.build import find_helm
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "charts" / "nylas-operator"
@@ -103,17 +103,7 @@ def expected_chart_crds(crds_dir: Path = CRDS_DIR) -> dict[str, str]:
 
 
 def helm_binary() -> str:
-    if os.environ.get("HELM"):
-        return os.environ["HELM"]
-    try:  # the pinned helm that `make control-plane` builds
-        from nylas_operator.devcluster.build import bin_dir
-
-        candidate = bin_dir() / "helm"
-        if candidate.exists():
-            return str(candidate)
-    except ImportError:
-        pass
-    found = shutil.which("helm")
+    found = find_helm()
     if not found:
         raise DriftError("helm not found: run `make control-plane` or set $HELM")
     return found

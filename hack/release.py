@@ -13,7 +13,6 @@ Usage: python hack/release.py [--dist DIR] [--image REPOSITORY] [--build-image] 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shlex
 import shutil
@@ -23,6 +22,8 @@ import tomllib
 from pathlib import Path
 
 import yaml
+
+from nylas_operator.devcluster.build import find_helm
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "charts" / "nylas-operator"
@@ -77,17 +78,7 @@ def git_commit(root: Path = ROOT) -> str:
 
 
 def helm_binary() -> str:
-    if os.environ.get("HELM"):
-        return os.environ["HELM"]
-    try:  # the pinned helm that `make control-plane` builds
-        from nylas_operator.devcluster.build import bin_dir
-
-        candidate = bin_dir() / "helm"
-        if candidate.exists():
-            return str(candidate)
-    except ImportError:
-        pass
-    found = shutil.which("helm")
+    found = find_helm()
     if not found:
         raise ReleaseError("helm not found: run `make control-plane` or set $HELM")
     return found

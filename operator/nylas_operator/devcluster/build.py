@@ -208,6 +208,16 @@ def find_kubectl(out_dir: Path | None = None) -> Path | None:
     return None
 
 
+def find_helm() -> str | None:
+    """$HELM, else the pinned helm that `make control-plane` builds, else one on PATH; None if none."""
+    if os.environ.get("HELM"):
+        return os.environ["HELM"]
+    candidate = bin_dir() / "helm"
+    if candidate.exists():
+        return str(candidate)
+    return shutil.which("helm")
+
+
 # --- Go ------------------------------------------------------------------------------------------------
 
 
