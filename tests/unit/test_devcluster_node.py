@@ -133,3 +133,20 @@ def test_a_cluster_directory_too_deep_for_kubelets_sockets_is_refused_up_front()
         node.check_directory(deep)
     node.check_directory(Path("/tmp/pytest-of-root/pytest-99/test_cluster_up_with_node_runs0/cluster"))
     node.check_directory(Path("/tmp/nyo-abc123/cluster"))
+
+
+def test_a_zombie_kubelet_is_not_a_running_node() -> None:
+    """CI's init never reaps orphans: a killed kubelet lingered as a zombie and looked like a node."""
+    set_name = ctypes.CDLL(None, use_errno=True).prctl
+    pid = os.fork()
+    if pid == 0:  # the child takes kubelet's name and exits at once; unreaped, it stays a zombie
+        set_name(15, b"kubelet", 0, 0, 0)  # PR_SET_NAME
+        os._exit(0)
+    try:
+        stat = Path(f"/proc/{pid}/stat")
+        while stat.read_text().split(") ", 1)[1][0] != "Z":
+            os.sched_yield()
+        assert Path(f"/proc/{pid}/comm").read_text().strip() == "kubelet"
+        assert node.other_kubelet() != pid
+    finally:
+        os.waitpid(pid, 0)

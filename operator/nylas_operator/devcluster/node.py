@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from nylas_operator.devcluster import images
+from nylas_operator.devcluster import images, processes
 
 NODE_NAME = "127.0.0.1"
 NODE_DIR = "node"
@@ -223,7 +223,11 @@ def other_kubelet() -> int | None:
         if not proc.name.isdigit():
             continue
         with contextlib.suppress(OSError):
-            if (proc / "comm").read_text().strip() == "kubelet":
+            # A killed kubelet whose new parent never reaps it (some init processes do not) stays a
+            # zombie named "kubelet": it runs nothing and holds nothing, so it is not a node.
+            if (proc / "comm").read_text().strip() == "kubelet" and processes.is_running(
+                processes.identify(int(proc.name))
+            ):
                 return int(proc.name)
     return None
 
