@@ -25,7 +25,7 @@ from typing import Any
 
 import click
 
-from nylas_operator.api.common import parse_duration
+from nylas_operator import clioptions
 from nylas_operator.consent.callback import DEFAULT_PATH, make_callback_app
 from nylas_operator.consent.clientaddr import parse_proxies
 from nylas_operator.consent.guard import GuardLimits, start_guarded_site
@@ -34,7 +34,7 @@ from nylas_operator.controllers.consent import ConsentIndex, Recorder
 from nylas_operator.controllers.context import utcnow
 from nylas_operator.kube import CREDENTIALS, Kube, KubeError
 from nylas_operator.login import CredentialSource
-from nylas_operator.settings import ConsentServerSettings, LoggingSettings, WatchSettings, parse_listen
+from nylas_operator.settings import ConsentServerSettings, LoggingSettings, WatchSettings
 
 log = logging.getLogger("nylas_operator.consent")
 
@@ -80,22 +80,6 @@ class ListingRecorder:
             self.lists += 1
 
 
-def _duration(_: click.Context, __: click.Parameter, value: str) -> timedelta:
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[str, int] | None:
-    if not value or value.lower() == "off":
-        return None
-    try:
-        return parse_listen(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @click.command("consent-server")
 @click.option(
     "--namespace",
@@ -115,7 +99,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--callback-listen",
     default="0.0.0.0:8081",
-    callback=_listen,
+    callback=clioptions.listen,
     show_default=True,
     envvar="NYLAS_OPERATOR_CALLBACK_LISTEN",
     help=f"HOST:PORT of the callback ({DEFAULT_PATH}).",
@@ -123,7 +107,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--health-listen",
     default="off",
-    callback=_listen,
+    callback=clioptions.listen,
     show_default=True,
     envvar="NYLAS_OPERATOR_HEALTH_LISTEN",
     help="HOST:PORT of /healthz and /readyz (off to disable).",
@@ -146,7 +130,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--header-timeout",
     default="10s",
-    callback=_duration,
+    callback=clioptions.duration,
     show_default=True,
     envvar="NYLAS_OPERATOR_HEADER_TIMEOUT",
     help="Time a client has to send its request headers.",
@@ -154,7 +138,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--scope-cache-delay",
     default="5m",
-    callback=_duration,
+    callback=clioptions.duration,
     show_default=True,
     envvar="NYLAS_OPERATOR_SCOPE_CACHE_DELAY",
     help="Default wait after consent, shown on the page (the operator applies it).",

@@ -26,7 +26,7 @@ import click
 import httpx
 import kopf
 
-from nylas_operator.api.common import parse_duration
+from nylas_operator import clioptions
 from nylas_operator.controllers import canary as canary_module
 from nylas_operator.controllers.handlers import build_registry
 from nylas_operator.controllers.lifecycle import register_lifecycle
@@ -48,7 +48,6 @@ from nylas_operator.settings import (
     RetrySettings,
     ServerSettings,
     WatchSettings,
-    parse_listen,
 )
 
 log = logging.getLogger("nylas_operator.runner")
@@ -64,30 +63,12 @@ KOPF_PREFIX = "kopf.nylas-operator.io"
 LOST_LEASE_EXIT_CODE: Final = 3
 
 
-def _duration(_: click.Context, __: click.Parameter, value: str | None) -> timedelta | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 def _allowed_hosts(_: click.Context, __: click.Parameter, value: str) -> tuple[str, ...]:
     try:
         parse_allowed_hosts([value])
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[str, int] | None:
-    if not value or value.lower() == "off":
-        return None
-    try:
-        return parse_listen(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @click.command("run")
@@ -108,7 +89,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 )
 @click.option(
     "--callback-listen",
-    callback=_listen,
+    callback=clioptions.listen,
     envvar="NYLAS_OPERATOR_CALLBACK_LISTEN",
     help="HOST:PORT of an in-process consent callback (off, the default: run `nylas-operator "
     "consent-server` instead, which needs no Secret access; the chart does).",
@@ -129,14 +110,14 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--health-listen",
     default="0.0.0.0:8080",
-    callback=_listen,
+    callback=clioptions.listen,
     envvar="NYLAS_OPERATOR_HEALTH_LISTEN",
     show_default=True,
     help="HOST:PORT of /healthz and /readyz (off to disable).",
 )
 @click.option(
     "--metrics-listen",
-    callback=_listen,
+    callback=clioptions.listen,
     envvar="NYLAS_OPERATOR_METRICS_LISTEN",
     help="HOST:PORT of /metrics (off to disable).",
 )
@@ -157,7 +138,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--canary-interval",
     default="60s",
-    callback=_duration,
+    callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_CANARY_INTERVAL",
     show_default=True,
     help="Time between canary writes.",
@@ -165,7 +146,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--canary-deadline",
     default="30s",
-    callback=_duration,
+    callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_CANARY_DEADLINE",
     show_default=True,
     help="A canary write not seen through the watch within this fails /healthz.",
@@ -187,7 +168,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--scope-cache-delay",
     default="5m",
-    callback=_duration,
+    callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_SCOPE_CACHE_DELAY",
     show_default=True,
     help="Default wait after admin consent before grants are created.",
@@ -195,7 +176,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--consent-state-ttl",
     default="24h",
-    callback=_duration,
+    callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_CONSENT_STATE_TTL",
     show_default=True,
     help="How long a consent URL stays valid.",
@@ -203,7 +184,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--drift-interval",
     default="10m",
-    callback=_duration,
+    callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_DRIFT_INTERVAL",
     show_default=True,
     help="Time between drift checks of one Nylas application.",
@@ -211,7 +192,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--min-retry-delay",
     default="5s",
-    callback=_duration,
+    callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_MIN_RETRY_DELAY",
     show_default=True,
     help="First backoff delay after a failed reconcile.",
@@ -219,7 +200,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--max-retry-delay",
     default="5m",
-    callback=_duration,
+    callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_MAX_RETRY_DELAY",
     show_default=True,
     help="Cap of the backoff delay after failed reconciles.",
@@ -227,7 +208,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--deletion-give-up",
     default="10m",
-    callback=_duration,
+    callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_DELETION_GIVE_UP",
     show_default=True,
     help="After this long failing, a deletion orphans its Nylas object.",
@@ -287,7 +268,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--leader-election-lease-duration",
     default="15s",
-    callback=_duration,
+    callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_LEADER_ELECTION_LEASE_DURATION",
     show_default=True,
     help="A standby takes over a Lease not renewed for this long.",
@@ -295,7 +276,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--leader-election-renew-deadline",
     default="10s",
-    callback=_duration,
+    callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_LEADER_ELECTION_RENEW_DEADLINE",
     show_default=True,
     help="The leader stops writing and exits when it could not renew for this long.",
@@ -303,7 +284,7 @@ def _listen(_: click.Context, __: click.Parameter, value: str | None) -> tuple[s
 @click.option(
     "--leader-election-retry-period",
     default="2s",
-    callback=_duration,
+    callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_LEADER_ELECTION_RETRY_PERIOD",
     show_default=True,
     help="Time between renewals (leader) and tries (standby).",
