@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test install control-plane image lint typecheck crds chart-crds deploy-manifests release bench bench-throughput bench-settle bench-drift bench-scale bench-failover kind-e2e clean
+.PHONY: dev test install control-plane image lint typecheck crds chart-crds deploy-manifests release bench bench-throughput bench-settle bench-drift bench-scale bench-failover bench-secrets_memory kind-e2e clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,10 +61,10 @@ release: install control-plane
 	$(BIN)/python hack/release.py --image $(IMAGE) $(RELEASE_ARGS)
 
 # Benchmarks print figures and PASS/FAIL against the targets (docs/performance.md); not timed tests.
-bench-throughput bench-settle bench-drift bench-scale bench-failover: install control-plane
+bench-throughput bench-settle bench-drift bench-scale bench-failover bench-secrets_memory: install control-plane
 	$(BIN)/python -m bench.$(@:bench-%=%) $(BENCH_ARGS)
 
-bench: bench-throughput bench-settle bench-drift bench-scale bench-failover
+bench: bench-throughput bench-settle bench-drift bench-scale bench-failover bench-secrets_memory
 
 # For users with Docker only (kind cluster, image load, helm install, examples to Ready).
 # Not run in this repository's CI: no Docker engine there. See hack/kind-e2e.sh.

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -47,6 +48,8 @@ CREDENTIALS: Final = "nylascredentials"
 GRANTS: Final = "serviceaccountgrants"
 KINDS: Final = {CONNECTORS: "NylasConnector", CREDENTIALS: "NylasCredential", GRANTS: "ServiceAccountGrant"}
 SECRETS: Final = "secrets"
+METADATA_LIST: Final = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+METADATA_WATCH: Final = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 CACHED: Final = frozenset({CONNECTORS, CREDENTIALS})
 """Kinds whose latest bodies are kept from the watch (few objects, read by every grant reconcile);
 Secrets are kept once read (``WatchCache`` on-demand)."""
@@ -58,6 +61,13 @@ class KubeError(Exception):
     def __init__(self, method: str, path: str, status: int) -> None:
         self.status = status
         super().__init__(f"{method} {path}: HTTP {status}")
+
+
+class WatchExpired(Exception):
+    """410 Gone: the apiserver no longer serves a watch from this resourceVersion."""
+
+    def __init__(self, resource_version: str) -> None:
+        super().__init__(f"resourceVersion {resource_version} is too old")
 
 
 class KubeUnavailable(KubeError):
@@ -98,6 +108,8 @@ class Kube:
             trust_env=False,
         )
         self._slots = asyncio.Semaphore(concurrency)
+        self._verify = verify
+        self._watch_http: httpx.AsyncClient | None = None
         self.cache = WatchCache(CACHED, on_demand=frozenset({SECRETS}))
         self._events: list[asyncio.Queue[dict[str, Any]]] = []
         self._event_tasks: list[asyncio.Task[None]] = []
@@ -110,6 +122,8 @@ class Kube:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._http.aclose()
+        if self._watch_http is not None:
+            await self._watch_http.aclose()
 
     def observe(self, plural: str, event_type: str | None, body: Mapping[str, Any]) -> None:
         """Feed one watch event of a cached kind (a shallow copy of the body may be kept)."""
@@ -132,15 +146,94 @@ class Kube:
 
     # -- Secrets -------------------------------------------------------------------------------
     async def read_secret(self, namespace: str, name: str) -> Secret | None:
-        """From the watch cache when the Secret was seen there, else one GET (cached too)."""
+        """From the watch cache when the Secret was read before, else one GET (cached too).
+        Each key's version is its *content version* (``watchcache``): a new resourceVersion with
+        the same value keeps the old one."""
         body = self.cache.get(SECRETS, namespace, name)
         if body is None:
+            body = await self.refresh_secret(namespace, name)
+            if body is None:
+                return None
+        return Secret.from_body(body, self.cache.content_versions(SECRETS, namespace, name))
+
+    async def refresh_secret(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """One GET of a Secret into the cache (None and dropped from it when it is gone)."""
+        self.cache.begin_read(SECRETS, namespace, name)
+        try:
             response = await self._request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
             if response.status_code == 404:
+                self.cache.drop(SECRETS, namespace, name)
                 return None
-            body = response.json()
+            body: dict[str, Any] = response.json()
             self.cache.put(SECRETS, body)
-        return Secret.from_body(body)
+        finally:
+            self.cache.end_read(SECRETS, namespace, name)
+        return self.cache.get(SECRETS, namespace, name) or body
+
+    async def list_secret_metadata(
+        self, namespace: str | None, limit: int = 500
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], str]]:
+        """Pages of Secrets' metadata only (``PartialObjectMetadataList``: no data), each with the
+        list's resourceVersion."""
+        path = f"/api/v1/namespaces/{namespace}/secrets" if namespace else "/api/v1/secrets"
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": limit}
+            if token:
+                params["continue"] = token
+            response = await self._request("GET", path, params=params, headers={"Accept": METADATA_LIST})
+            doc = response.json()
+            meta = doc.get("metadata") or {}
+            yield (
+                [item.get("metadata") or {} for item in doc.get("items") or []],
+                str(meta.get("resourceVersion") or ""),
+            )
+            token = meta.get("continue")
+            if not token:
+                return
+
+    async def watch_secret_metadata(
+        self, namespace: str | None, resource_version: str, *, server_timeout: int
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Watch events of Secrets, metadata only: (type, metadata). ``WatchExpired`` when the
+        apiserver no longer has ``resource_version`` (410 Gone: re-list)."""
+        path = f"/api/v1/namespaces/{namespace}/secrets" if namespace else "/api/v1/secrets"
+        params = {
+            "watch": "1",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(server_timeout),
+        }
+        # Its own client: a watch holds its connection for minutes, not one of the request slots.
+        if self._watch_http is None:
+            self._watch_http = httpx.AsyncClient(
+                base_url=self._http.base_url,
+                headers={"User-Agent": "nylas-operator"},
+                auth=self._http.auth,
+                verify=self._verify,
+                timeout=httpx.Timeout(server_timeout + 60.0, connect=10.0),
+                trust_env=False,
+            )
+        try:
+            async with self._watch_http.stream(
+                "GET", path, params=params, headers={"Accept": METADATA_WATCH}
+            ) as response:
+                if response.status_code == 410:
+                    raise WatchExpired(resource_version)
+                if response.status_code >= 400:
+                    raise KubeError("GET", path + "?watch", response.status_code)
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    obj = event.get("object") or {}
+                    if event.get("type") == "ERROR":
+                        if obj.get("code") == 410:
+                            raise WatchExpired(resource_version)
+                        raise KubeError("GET", path + "?watch", int(obj.get("code") or 500))
+                    yield str(event.get("type")), dict(obj.get("metadata") or {})
+        except httpx.TransportError as exc:
+            raise KubeUnavailable("GET", path + "?watch", exc) from None
 
     async def write_owned_secret(
         self, namespace: str, name: str, data: Mapping[str, str], owner: Mapping[str, Any]
@@ -361,19 +454,27 @@ def event_poster(uid: str) -> int:
 
 
 class Secret:
-    """A Secret's data as ``SecretStr`` values (decoded), plus its resourceVersion."""
+    """A Secret's data as ``SecretStr`` values (decoded), its resourceVersion and each key's
+    content version (the resourceVersion at which its value last changed, as far as this process
+    saw; the resourceVersion when unknown)."""
 
-    __slots__ = ("data", "resource_version")
+    __slots__ = ("data", "resource_version", "versions")
 
-    def __init__(self, data: dict[str, SecretStr], resource_version: str) -> None:
+    def __init__(
+        self, data: dict[str, SecretStr], resource_version: str, versions: Mapping[str, str] | None = None
+    ) -> None:
         self.data = data
         self.resource_version = resource_version
+        self.versions = dict(versions or {})
+
+    def version_of(self, key: str) -> str:
+        return self.versions.get(key, self.resource_version)
 
     def __repr__(self) -> str:
         return f"Secret(keys={sorted(self.data)}, resource_version={self.resource_version!r})"
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> Secret:
+    def from_body(cls, body: Mapping[str, Any], versions: Mapping[str, str] | None = None) -> Secret:
         data: dict[str, SecretStr] = {}
         for key, value in (body.get("data") or {}).items():
             try:
@@ -382,7 +483,7 @@ class Secret:
                 continue  # not text: treated as a missing key by the caller
         for key, value in (body.get("stringData") or {}).items():
             data.setdefault(key, SecretStr(str(value)))
-        return cls(data, str((body.get("metadata") or {}).get("resourceVersion", "")))
+        return cls(data, str((body.get("metadata") or {}).get("resourceVersion", "")), versions)
 
 
 OUTPUT_SECRET_LABEL: Final = f"{GROUP}/grant"

@@ -57,7 +57,6 @@ FINALIZER = "nylas-operator.io/finalizer"
 WATCH_ONLY_HANDLERS = (
     *(f"{plural}.activity" for plural in KINDS),
     canary_module.HANDLER_ID,
-    "secret-rotation",
 )
 KOPF_PREFIX = "kopf.nylas-operator.io"
 LOST_LEASE_EXIT_CODE: Final = 3

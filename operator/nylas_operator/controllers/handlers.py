@@ -23,7 +23,7 @@ from nylas_operator.api.common import GROUP, VERSION
 from nylas_operator.api.connector import NylasConnectorStatus
 from nylas_operator.api.credential import NylasCredentialStatus
 from nylas_operator.api.grant import ServiceAccountGrantStatus
-from nylas_operator.controllers import activity, connector, credential, flow, grant, secrets_watch
+from nylas_operator.controllers import activity, connector, credential, flow, grant
 from nylas_operator.controllers.context import Context, context_of
 from nylas_operator.controllers.scheduler import Key
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS
@@ -89,5 +89,4 @@ def build_registry() -> kopf.OperatorRegistry:
     activity.register(registry, gone={GRANTS: grant.gone, CONNECTORS: connector.gone})
     for kind in KINDS:
         register_kind(registry, kind)
-    secrets_watch.register(registry)
     return registry

@@ -36,6 +36,7 @@ from nylas_operator.controllers.consent import ConsentIndex, Recorder
 from nylas_operator.controllers.context import Context, context_of, utcnow
 from nylas_operator.controllers.drift import DriftRegistry, Known
 from nylas_operator.controllers.scheduler import Scheduler
+from nylas_operator.controllers.secrets_watch import SecretWatches
 from nylas_operator.diffbase import storage_for
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, KINDS, Kube, KubeError
 from nylas_operator.leader import LeaseElector
@@ -122,6 +123,9 @@ async def start(
     scheduler.start(lambda key: handlers.run_queued(ctx, key))
     scopes: list[str | None] = [None] if op.watch.all_namespaces else list(op.watch.namespaces)
     await warm_claims(ctx, scopes)
+    # Secrets: metadata only, from now on (start-up resumes every object, which reads its Secrets).
+    memo.secret_watches = SecretWatches(kube, scheduler, scopes)
+    memo.secret_watches.start()
     memo.sites += await _serve(ctx, metrics)
     if op.canary.enabled and op.canary.namespace:
         try:
@@ -227,6 +231,9 @@ async def stop(memo: kopf.Memo) -> None:
         health.mark_stopping()
     for site in getattr(memo, "sites", []):
         await site.close()
+    watches: SecretWatches | None = getattr(memo, "secret_watches", None)
+    if watches is not None:
+        await watches.stop()
     await ctx.drift.stop()
     await ctx.scheduler.close()
     await ctx.clients.aclose()

@@ -35,7 +35,8 @@ class Unresolved(Exception):
 
 @dataclass
 class SecretValues:
-    """Resolved Secret values plus the resourceVersions they came from (for rotation)."""
+    """Resolved Secret values plus the content version of each (for rotation: the resourceVersion
+    at which the value last changed, so a label change on the Secret is no rotation)."""
 
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -48,7 +49,7 @@ class SecretValues:
             raise Unresolved(
                 Reason.SECRET_KEY_NOT_FOUND, f"Secret {ref.name!r} has no non-empty key {ref.key!r} ({what})"
             )
-        self.versions[f"{ref.name}/{ref.key}"] = secret.resource_version
+        self.versions[f"{ref.name}/{ref.key}"] = secret.version_of(ref.key)
         register_secret(value.get_secret_value())  # log redaction catches any slip from now on
         return SecretStr(value.get_secret_value().strip())
 

@@ -1,43 +1,46 @@
 """Secret rotation: a changed Secret wakes the objects that reference it, within seconds.
 
-Owns: the Secret ``on.event`` handler. It never uses kopf change handlers on Secrets (kopf would
-copy their data into an annotation and its debug logs) and no ``kopf.index`` (its start-up cost
-grows about quadratically with the number of objects). It keeps, in memory only, a keyed digest
-of each Secret's data; when the digest changes (or the Secret appears or disappears after
-start-up), it asks the scheduler to reconcile the connectors and credentials of that namespace
-that reference the Secret. Initial-listing events only record the digest: at start-up every object is resumed
-anyway. The handler returns None, so kopf writes nothing into Secrets.
-It also feeds every Secret event to the Kubernetes helper's in-memory watch cache, from which
-reconciles read Secret values (memory only; never logged).
-Does not own: re-reading the Secret (the woken object's reconcile does).
+Owns: one metadata-only watch of Secrets per served scope (a namespace, or the cluster):
+``PartialObjectMetadata``, so the apiserver sends names and resourceVersions, never data, and this
+process keeps nothing for a Secret no object references. It is not a kopf handler: kopf would
+receive (and, for change handlers, copy) every Secret's data.
+
+- A Secret the operator has read (so one that its objects reference; ``watchcache``) whose
+  resourceVersion moves is read again (one GET); only when the keyed digest of a value changed
+  does it wake the connectors and credentials of that namespace that reference it. A new
+  resourceVersion with the same data (a label change) wakes nobody and, through the content
+  versions, sends nothing to Nylas.
+- A Secret that appears or disappears and is referenced wakes its referrers (an object waiting
+  with ``SecretNotFound`` goes on at once).
+- After a 410 Gone (the watch fell behind the apiserver's history) it lists the scope again,
+  metadata only, and compares: a cached Secret whose resourceVersion differs is read again and
+  its digests compared (so a rotation during the gap is never missed, and a mere new
+  resourceVersion is no rotation); a cached one missing from the list is gone; a referenced one
+  never read wakes its referrers.
+- The first listing compares only what was already read: at start-up every object is resumed
+  anyway.
+
+Does not own: re-reading the referrers' Secrets for them (their reconcile reads the cache) or
+deciding what a rotation means for Nylas (``status.secretVersions`` in the shells).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import asyncio
+import contextlib
 import logging
-import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-import kopf
-
-from nylas_operator.controllers.context import context_of
 from nylas_operator.controllers.scheduler import Scheduler
-from nylas_operator.kube import CONNECTORS, CREDENTIALS, SECRETS, Kube
+from nylas_operator.kube import CONNECTORS, CREDENTIALS, SECRETS, Kube, KubeError, WatchExpired
 
 log = logging.getLogger("nylas_operator.secrets")
 
-_KEY = secrets.token_bytes(32)
-_digests: dict[tuple[str, str], bytes] = {}
-
-
-def digest(data: Mapping[str, Any] | None) -> bytes:
-    mac = hmac.new(_KEY, digestmod=hashlib.sha256)
-    for key in sorted(data or {}):
-        mac.update(key.encode() + b"\0" + str((data or {})[key]).encode() + b"\0")
-    return mac.digest()
+WATCH_TIMEOUT = 600
+"""The apiserver ends each watch after this many seconds; the watch then resumes where it was."""
+RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def referenced_secrets(plural: str, spec: Mapping[str, Any]) -> set[str]:
@@ -56,54 +59,191 @@ def referenced_secrets(plural: str, spec: Mapping[str, Any]) -> set[str]:
     return {r["name"] for r in refs if isinstance(r, Mapping) and r.get("name")}
 
 
-def changed(event_type: str | None, namespace: str, name: str, data: Mapping[str, Any] | None) -> bool:
-    """Record the Secret's digest; True when referencing objects should be woken."""
-    key = (namespace, name)
-    if event_type == "DELETED":
-        return _digests.pop(key, None) is not None
-    new = digest(data)
-    old = _digests.get(key)
-    _digests[key] = new
-    if event_type is None:  # initial listing: start-up resumes every object anyway
-        return False
-    return old is None or not hmac.compare_digest(old, new)
-
-
-def wake_referrers(kube: Kube, scheduler: Scheduler, namespace: str, name: str) -> int:
-    """Bump the connectors and credentials that reference the Secret ``name``. They come from the
-    watch cache, not a LIST: every new Secret in a served namespace (each grant's output Secret
-    too) is a change here. One the cache does not show yet reads the Secret itself anyway."""
-    count = 0
+def referrers(kube: Kube, namespace: str, name: str) -> list[tuple[str, str, str]]:
+    """The connectors and credentials (from the watch cache) that reference Secret ``name``."""
+    found = []
     for plural in (CONNECTORS, CREDENTIALS):
         for obj in kube.cache.items(plural, namespace):
             if obj["metadata"].get("deletionTimestamp"):
                 continue
             if name in referenced_secrets(plural, obj.get("spec") or {}):
-                scheduler.now((plural, namespace, obj["metadata"]["name"]), "secret")
-                count += 1
-    return count
+                found.append((plural, namespace, str(obj["metadata"]["name"])))
+    return found
 
 
-async def on_secret_event(
-    type: str | None,
-    body: kopf.Body,
-    memo: kopf.Memo,
-    **_: Any,
-) -> None:
-    meta = body.get("metadata") or {}
-    namespace, name = meta.get("namespace"), meta.get("name")
-    if not namespace or not name:
-        return None
-    ctx = context_of(memo)
-    # The cache first: the objects woken below read the new values from it.
-    ctx.kube.observe(SECRETS, type, body)
-    if not changed(type, namespace, name, body.get("data")):
-        return None
-    woken = wake_referrers(ctx.kube, ctx.scheduler, namespace, name)
-    if woken:
-        log.info("Secret %s/%s changed: woke %d object(s)", namespace, name, woken)
-    return None
+@dataclass(frozen=True)
+class Relist:
+    """What a re-list found, against what this process has read (pure: ``compare``)."""
+
+    reread: list[tuple[str, str]] = field(default_factory=list)
+    """Cached Secrets whose resourceVersion differs: read again, compare digests."""
+    gone: list[tuple[str, str]] = field(default_factory=list)
+    """Cached Secrets missing from the list: dropped, referrers woken."""
+    appeared: list[tuple[str, str]] = field(default_factory=list)
+    """Referenced Secrets listed but never read: referrers woken (they may wait for them)."""
 
 
-def register(registry: kopf.OperatorRegistry) -> None:
-    kopf.on.event("v1", "secrets", registry=registry, id="secret-rotation")(on_secret_event)
+def compare(
+    cached: Mapping[tuple[str, str], str],
+    listed: Mapping[tuple[str, str], str],
+    referenced: Iterable[tuple[str, str]],
+) -> Relist:
+    """``cached``/``listed``: (namespace, name) → resourceVersion; ``listed`` holds only the
+    Secrets that are cached or referenced (the others were not kept)."""
+    result = Relist()
+    for key, version in sorted(cached.items()):
+        if key not in listed:
+            result.gone.append(key)
+        elif listed[key] != version:
+            result.reread.append(key)
+    result.appeared.extend(key for key in sorted(set(referenced)) if key in listed and key not in cached)
+    return result
+
+
+class SecretWatch:
+    """The watch of one scope (``namespace``; None: all namespaces)."""
+
+    def __init__(self, kube: Kube, scheduler: Scheduler, namespace: str | None) -> None:
+        self.kube = kube
+        self.scheduler = scheduler
+        self.namespace = namespace
+        self.resource_version: str | None = None
+        """Where the watch resumes; None: list first (start-up)."""
+        self.relists = 0
+        """Re-lists after a 410 (not counting the first listing)."""
+        self.on_relist: Callable[[], None] | None = None
+
+    def _cached(self) -> dict[tuple[str, str], str]:
+        out = {}
+        for _, namespace, name in self.kube.cache.keys(SECRETS, self.namespace):
+            body = self.kube.cache.get(SECRETS, namespace, name) or {}
+            out[(namespace, name)] = str((body.get("metadata") or {}).get("resourceVersion") or "")
+        return out
+
+    def _referenced(self, namespace: str) -> set[str]:
+        return {
+            name
+            for plural in (CONNECTORS, CREDENTIALS)
+            for obj in self.kube.cache.items(plural, namespace)
+            for name in referenced_secrets(plural, obj.get("spec") or {})
+        }
+
+    def wake(self, namespace: str, name: str, why: str) -> int:
+        woken = referrers(self.kube, namespace, name)
+        for key in woken:
+            self.scheduler.now(key, "secret")
+        if woken:
+            log.info("Secret %s/%s %s: woke %d object(s)", namespace, name, why, len(woken))
+        return len(woken)
+
+    async def reread(self, namespace: str, name: str) -> bool:
+        """Read a cached Secret again; True (and referrers woken) when a value changed."""
+        before = self.kube.cache.content(SECRETS, namespace, name)
+        body = await self.kube.refresh_secret(namespace, name)
+        after = self.kube.cache.content(SECRETS, namespace, name)
+        digests = {k: d for k, (d, _) in (after or {}).items()}
+        if body is not None and before is not None and digests == {k: d for k, (d, _) in before.items()}:
+            return False
+        self.wake(namespace, name, "changed" if body is not None else "is gone")
+        return True
+
+    async def list(self, first: bool) -> None:
+        """List the scope (metadata only); after a 410 compare with what was read."""
+        cached = self._cached()
+        referenced: dict[str, set[str]] = {}
+        listed: dict[tuple[str, str], str] = {}
+        version = ""
+        async for items, page_version in self.kube.list_secret_metadata(self.namespace):
+            version = page_version
+            for meta in items:
+                namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+                if namespace not in referenced:
+                    referenced[namespace] = self._referenced(namespace)
+                if (namespace, name) in cached or name in referenced[namespace]:
+                    listed[(namespace, name)] = str(meta.get("resourceVersion") or "")
+        # At start-up too: a Secret read by a reconcile before this listing may have moved since.
+        found = compare(cached, listed, ((ns, n) for ns, names in referenced.items() for n in names))
+        for namespace, name in found.gone:
+            self.kube.cache.drop(SECRETS, namespace, name)
+            self.wake(namespace, name, "is gone")
+        for namespace, name in found.reread:
+            await self.reread(namespace, name)
+        if not first:  # at start-up every object is resumed anyway
+            self.relists += 1
+            for namespace, name in found.appeared:
+                self.wake(namespace, name, "appeared")
+            log.info("Secrets re-listed after the watch expired: %d re-read", len(found.reread))
+            if self.on_relist is not None:
+                self.on_relist()
+        self.resource_version = version
+
+    async def event(self, type_: str, meta: Mapping[str, Any]) -> None:
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        version = str(meta.get("resourceVersion") or "")
+        if type_ == "BOOKMARK":
+            return
+        self.kube.observe(SECRETS, type_, {"metadata": meta})  # in-flight reads note the newer version
+        cached = self.kube.cache.get(SECRETS, namespace, name)
+        if type_ == "DELETED":
+            if cached is not None or name in self._referenced(namespace):
+                self.wake(namespace, name, "is gone")
+        elif cached is not None:
+            if (cached.get("metadata") or {}).get("resourceVersion") != version:
+                await self.reread(namespace, name)
+        elif name in self._referenced(namespace):
+            self.wake(namespace, name, "appeared" if type_ == "ADDED" else "changed")
+
+    async def watch_once(self) -> None:
+        """List if needed, then follow the watch until the apiserver ends it."""
+        if self.resource_version is None:
+            await self.list(first=True)
+        version = self.resource_version
+        assert version is not None
+        try:
+            async for type_, meta in self.kube.watch_secret_metadata(
+                self.namespace, version, server_timeout=WATCH_TIMEOUT
+            ):
+                if meta.get("resourceVersion"):
+                    version = str(meta["resourceVersion"])
+                await self.event(type_, meta)
+                self.resource_version = version
+        except WatchExpired:
+            await self.list(first=False)
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self.watch_once()
+                failures = 0
+            except Exception as exc:  # KubeError, KubeUnavailable, a broken line: retry
+                delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                failures += 1
+                log.warning(
+                    "Secret watch of %s failed (%s); again in %.1fs",
+                    self.namespace or "all namespaces",
+                    type(exc).__name__ if not isinstance(exc, KubeError) else exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+
+class SecretWatches:
+    """The watches of all served scopes, as background tasks."""
+
+    def __init__(self, kube: Kube, scheduler: Scheduler, scopes: Iterable[str | None]) -> None:
+        self.watches = [SecretWatch(kube, scheduler, scope) for scope in scopes]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(w.run(), name=f"secret watch {w.namespace or 'all'}") for w in self.watches
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []

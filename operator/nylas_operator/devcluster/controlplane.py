@@ -132,6 +132,11 @@ class ControlPlane:
         return self.directory / KUBECONFIG_FILE
 
     @property
+    def etcd_url(self) -> str:
+        """etcd's client URL (plain HTTP on loopback; its JSON gateway serves ``/v3/...``)."""
+        return f"http://127.0.0.1:{self._etcd_ports[0]}"
+
+    @property
     def server(self) -> str:
         return f"https://127.0.0.1:{self._apiserver_port}"
 

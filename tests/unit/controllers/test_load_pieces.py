@@ -53,13 +53,46 @@ def test_on_demand_kinds_keep_only_what_was_read_and_refuse_stale_reads() -> Non
     cache = WatchCache(frozenset(), on_demand=frozenset({"secrets"}))
     cache.observe("secrets", None, body("unread", "5"))
     assert cache.get("secrets", "ns", "unread") is None  # never read: not kept
+    assert cache.keys("secrets") == []
+    cache.begin_read("secrets", "ns", "unread")
+    cache.observe("secrets", "MODIFIED", body("unread", "5"))  # metadata only, during the GET
     cache.put("secrets", body("unread", "4"))  # a GET answer older than the event already seen
     assert cache.get("secrets", "ns", "unread") is None
-    cache.put("secrets", body("unread", "6"))
-    assert cache.get("secrets", "ns", "unread") == body("unread", "6")
-    cache.observe("secrets", "MODIFIED", body("unread", "7", data={"k": "dg=="}))
-    assert cache.get("secrets", "ns", "unread") == body("unread", "7", data={"k": "dg=="})
+    cache.put("secrets", body("unread", "6", data={"k": "dg=="}))
+    cache.end_read("secrets", "ns", "unread")
+    assert cache.get("secrets", "ns", "unread") == body("unread", "6", data={"k": "dg=="})
+    # A metadata-only event never replaces a body: the Secret watch re-reads it instead.
+    cache.observe("secrets", "MODIFIED", body("unread", "7"))
+    assert cache.get("secrets", "ns", "unread") == body("unread", "6", data={"k": "dg=="})
     assert "dg==" not in repr(cache)
+    cache.observe("secrets", "DELETED", body("unread", "8"))
+    assert cache.get("secrets", "ns", "unread") is None
+    assert cache.content("secrets", "ns", "unread") is None
+
+
+def test_unread_secrets_leave_nothing_behind() -> None:
+    cache = WatchCache(frozenset(), on_demand=frozenset({"secrets"}))
+    for i in range(100):
+        cache.observe("secrets", "ADDED", body(f"s{i}", str(i)))
+        cache.begin_read("secrets", "ns", f"r{i}")
+        cache.observe("secrets", "MODIFIED", body(f"r{i}", str(i)))
+        cache.end_read("secrets", "ns", f"r{i}")
+    assert (cache._bodies, cache._seen, cache._reading, cache._content) == ({}, {}, {}, {})
+
+
+def test_content_versions_move_only_when_a_value_changes() -> None:
+    cache = WatchCache(frozenset(), on_demand=frozenset({"secrets"}))
+    cache.put("secrets", body("s", "10", data={"apiKey": "YQ==", "other": "Yg=="}))
+    assert cache.content_versions("secrets", "ns", "s") == {"apiKey": "10", "other": "10"}
+    before = cache.content("secrets", "ns", "s")
+    cache.put("secrets", body("s", "11", data={"apiKey": "YQ==", "other": "Yg=="}, labels={"x": "y"}))
+    assert cache.content_versions("secrets", "ns", "s") == {"apiKey": "10", "other": "10"}
+    assert cache.content("secrets", "ns", "s") == before
+    cache.put("secrets", body("s", "12", data={"apiKey": "YQ==", "other": "Yw=="}))
+    assert cache.content_versions("secrets", "ns", "s") == {"apiKey": "10", "other": "12"}
+    cache.put("secrets", body("s", "13", data={"apiKey": "ZA=="}))
+    assert cache.content_versions("secrets", "ns", "s") == {"apiKey": "13"}
+    assert all(b"ZA==" not in digest for digest, _ in (cache.content("secrets", "ns", "s") or {}).values())
 
 
 def test_transient_apiserver_failures_retry_within_about_a_second() -> None:
