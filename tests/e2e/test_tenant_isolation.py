@@ -139,3 +139,18 @@ def test_a_tenant_naming_another_application_never_uses_its_key(
     assert not [e for e in after if e.key_id == key_a and any(g in e.path for g in grant_ids_b.values())]
     grants = {g["id"] for g in emulator.state()["grants"]}
     assert grant_a in grants and grant_ids_b["trent"] in grants
+
+    # With no key of its own at all, the deletion is the one that still gives up: after
+    # --deletion-give-up (30 s here) it orphans trent's Nylas grant rather than block forever.
+    k.eventually(
+        lambda: k.get(kubectl, ns_b, "serviceaccountgrant", "trent") is None,
+        timeout=90,
+        what="trent's keyless deletion orphaned after the give-up time",
+    )
+    orphaned = [
+        e
+        for e in k.events(kubectl, ns_b)
+        if e["involvedObject"].get("name") == "trent" and e["reason"] == "Orphaned"
+    ]
+    assert orphaned and orphaned[0]["type"] == "Warning"
+    assert grant_ids_b["trent"] in {g["id"] for g in emulator.state()["grants"]}

@@ -168,7 +168,12 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
         await deletion.no_client(ctx, CONNECTORS, NylasConnectorStatus, body, runtime, "connector")
         return
     await deletion.nylas_delete(
-        ctx, body, runtime, lambda: client.connectors.delete(spec.provider), "connector"
+        ctx,
+        CONNECTORS,
+        NylasConnectorStatus,
+        body,
+        lambda: client.connectors.delete(spec.provider),
+        "connector",
     )
 
 
