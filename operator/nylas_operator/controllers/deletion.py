@@ -1,9 +1,8 @@
 """Deleting objects: wait while in use, honour ``deletionPolicy``, never get stuck.
 
 Owns: the users of an object (credentials of a connector, grants of a credential, from the usage
-index), the ``InUse``
-condition, finding a Nylas client when the Secrets may already be gone, and the bounded retry of
-the Nylas delete call. Decisions, documented:
+index), the ``InUse`` condition, finding a Nylas client when the Secrets may already be gone, and
+the backed-off retry of a failing Nylas delete call (``DeleteFailed``). Decisions, documented:
 - An object in use waits (condition ``InUse`` with the count, re-checked every few seconds) with
   either policy, so that its users can still be deleted with their own policy; during namespace
   teardown the users go first and it follows.
