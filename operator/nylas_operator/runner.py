@@ -210,7 +210,9 @@ def _allowed_hosts(_: click.Context, __: click.Parameter, value: str) -> tuple[s
     callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_DELETION_GIVE_UP",
     show_default=True,
-    help="After this long failing, a deletion orphans its Nylas object.",
+    help="How long a Delete deletion whose connector's API key Secret is gone (and whose key the operator "
+    "no longer holds) waits for it before orphaning its Nylas object. A failing Nylas delete never gives "
+    "up: it keeps the finalizer and retries with backoff (--min-retry-delay up to --max-retry-delay).",
 )
 @click.option(
     "--nylas-rate",

@@ -92,8 +92,10 @@ class RetrySettings:
     jitter: float = 0.3
     """Fraction of each delay that is randomised, so that objects failing together spread out."""
     deletion_give_up: timedelta = timedelta(minutes=10)
-    """How long a deletion keeps retrying a failing Nylas call before it orphans the Nylas object
-    (with a Warning event) rather than leave the Kubernetes object, or its namespace, stuck."""
+    """How long a ``Delete`` deletion that has no API key of its own connector left (its Secret and
+    the operator's cached client both gone, ``SecretNotFound``) waits for the Secret to come back
+    before it orphans the Nylas object (with a Warning event). Nothing else gives up: a failing
+    Nylas delete keeps its finalizer and retries with backoff (``decide_deletion.py``)."""
 
 
 @dataclass(frozen=True)

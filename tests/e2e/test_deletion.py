@@ -9,6 +9,7 @@ import pytest
 
 from e2e import kube as k
 from e2e.test_google import SCOPES
+from e2e.test_observability import metric
 from fixtures.emulator import google_key
 
 pytestmark = pytest.mark.cluster
@@ -160,3 +161,78 @@ def test_namespace_deletion_is_not_stuck(
         assert state["grants"] == [] and state["credentials"] == [] and state["connectors"] == []
     finally:
         kubectl("delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)
+
+
+def test_failing_delete_keeps_the_finalizer_retries_and_shows_it_until_nylas_recovers(
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator_factory: Any
+) -> None:
+    """Nylas refuses every grant DELETE for a while: the grants stay (finalizer kept, well past
+    ``--deletion-give-up``, which now only covers a deletion without any key), show
+    ``DeleteFailed`` with the attempt count, a Warning event and the metrics; switching one to
+    ``Orphan`` releases it at once (its Nylas grant left in place); the other is deleted from
+    Nylas once Nylas answers again."""
+    op = operator_factory(namespace, deletion_give_up="2s")
+    k.apply(kubectl, namespace, objects(emulator, "Delete"))
+    all_ready(kubectl, namespace)
+    grants = {g["id"] for g in emulator.state()["grants"]}
+    assert len(grants) == 2
+    emulator.set_faults(rules=[{"method": "DELETE", "path": "/v3/grants/*", "kind": "503"}])
+    kubectl("delete", "-n", namespace, "serviceaccountgrant/erin", "serviceaccountgrant/finn", "--wait=false")
+
+    def failed_at_least(name: str, attempts: int) -> dict[str, Any] | None:
+        body = k.get(kubectl, namespace, "serviceaccountgrant", name)
+        ready = k.condition(body, "Ready")
+        if body is None or ready is None or ready.get("reason") != "DeleteFailed":
+            return None
+        return body if (body["status"].get("deletionAttempts") or 0) >= attempts else None
+
+    # Three failed attempts take well over the 2 s give-up time: the old code orphaned here.
+    erin = k.eventually(lambda: failed_at_least("erin", 3), timeout=90, what="erin failed 3 times")
+    assert erin["metadata"]["finalizers"] == [FINALIZER]
+    assert erin["status"]["phase"] == "Deleting"
+    ready = k.condition(erin, "Ready")
+    assert ready is not None and ready["status"] == "False"
+    message = ready["message"]
+    assert message.startswith("deleting the Nylas grant failed: NylasServerError (HTTP 503); attempt ")
+    assert "next try at " in message and len(message) <= 256
+    assert emulator.api_key not in json.dumps(erin)
+    warnings = [
+        e
+        for e in k.events(kubectl, namespace)
+        if e["involvedObject"].get("name") == "erin" and e["reason"] == "DeleteFailed"
+    ]
+    assert warnings and all(e["type"] == "Warning" for e in warnings)
+    assert not [e for e in k.events(kubectl, namespace) if e["reason"] == "Orphaned"]
+    assert {g["id"] for g in emulator.state()["grants"]} == grants
+    blocked = {"kind": "ServiceAccountGrant"}
+    k.eventually(
+        lambda: metric(op.metrics_url, "nylas_operator_deletions_blocked", **blocked) == 2,
+        timeout=30,
+        what="both grants counted as blocked deletions",
+    )
+    failures = metric(
+        op.metrics_url, "nylas_operator_deletion_failures_total", reason="NylasUnavailable", **blocked
+    )
+    assert failures >= 4
+
+    # The user's way out: Orphan releases finn now, leaving its Nylas grant in place.
+    finn_id = k.get(kubectl, namespace, "serviceaccountgrant", "finn")["status"]["grantId"]  # type: ignore[index]
+    patch = json.dumps({"spec": {"deletionPolicy": "Orphan"}})
+    kubectl("patch", "-n", namespace, "serviceaccountgrant/finn", "--type=merge", "-p", patch)
+    k.eventually(
+        lambda: gone(kubectl, namespace, "serviceaccountgrant", "finn"), timeout=20, what="finn gone"
+    )
+    assert finn_id in {g["id"] for g in emulator.state()["grants"]}
+    assert k.get(kubectl, namespace, "serviceaccountgrant", "erin") is not None
+
+    # Nylas recovers: erin's next try deletes it from Nylas and the finalizer goes.
+    emulator.clear_faults()
+    k.eventually(
+        lambda: gone(kubectl, namespace, "serviceaccountgrant", "erin"), timeout=60, what="erin gone"
+    )
+    assert {g["id"] for g in emulator.state()["grants"]} == {finn_id}
+    k.eventually(
+        lambda: metric(op.metrics_url, "nylas_operator_deletions_blocked", **blocked) == 0,
+        timeout=20,
+        what="no blocked deletion left",
+    )

@@ -11,6 +11,7 @@ digest): no request may carry A's key on B's behalf.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -139,3 +140,90 @@ def test_a_tenant_naming_another_application_never_uses_its_key(
     assert not [e for e in after if e.key_id == key_a and any(g in e.path for g in grant_ids_b.values())]
     grants = {g["id"] for g in emulator.state()["grants"]}
     assert grant_a in grants and grant_ids_b["trent"] in grants
+
+    # With no key of its own at all, the deletion is the one that still gives up: after
+    # --deletion-give-up (30 s here) it orphans trent's Nylas grant rather than block forever.
+    k.eventually(
+        lambda: k.get(kubectl, ns_b, "serviceaccountgrant", "trent") is None,
+        timeout=90,
+        what="trent's keyless deletion orphaned after the give-up time",
+    )
+    orphaned = [
+        e
+        for e in k.events(kubectl, ns_b)
+        if e["involvedObject"].get("name") == "trent" and e["reason"] == "Orphaned"
+    ]
+    assert orphaned and orphaned[0]["type"] == "Warning"
+    assert grant_ids_b["trent"] in {g["id"] for g in emulator.state()["grants"]}
+
+
+def test_a_holder_briefly_not_ready_keeps_its_connector_from_an_older_squatter(
+    kubectl: k.Kubectl,
+    namespace: str,
+    namespace_b: str,
+    emulator: Any,
+    operator_factory: Callable[..., Any],
+) -> None:
+    """Tenant B's connector names tenant A's application and is older than A's (it was created
+    before the operator served B's namespace). A holds the connector (Ready, ``status.claim``),
+    B waits as ``Conflict``. Nylas then fails A's reconciles (``Ready=False`` at A's current
+    generation) while B is reconciled: B must not take the claim. B has no Secrets at all, so a
+    B that won would say ``SecretNotFound`` instead of ``Conflict``."""
+    ns_a, ns_b = namespace, namespace_b
+    k.apply(kubectl, ns_b, [k.connector("squatter", emulator, "google", scopes=SCOPES)])
+    time.sleep(1.2)  # creationTimestamp has a resolution of one second: B is strictly older
+    first = operator_factory(ns_a)
+    k.apply(
+        kubectl,
+        ns_a,
+        [
+            k.secret(k.API_KEY_SECRET, {"apiKey": emulator.api_key}),
+            k.secret(k.AZURE_SECRET, {"clientSecret": "google-client-secret-e2e"}),
+            k.connector("holder", emulator, "google", scopes=SCOPES),
+        ],
+    )
+    held = k.wait_condition(kubectl, ns_a, "nylasconnector", "holder", "Ready", timeout=60)
+    assert held["status"]["claim"] == f"google/{emulator.application_id}@{emulator.url}"
+    first.stop()
+    operator_factory(ns_a, ns_b)
+    k.wait_condition(
+        kubectl, ns_b, "nylasconnector", "squatter", "Ready", "False", reason="Conflict", timeout=60
+    )
+
+    def rescope(ns: str, name: str) -> int:
+        patch = json.dumps({"spec": {"scopes": SCOPES[:1]}})
+        out = kubectl("patch", "-n", ns, f"nylasconnector/{name}", "--type=merge", "-p", patch, "-o", "json")
+        return int(json.loads(out)["metadata"]["generation"])
+
+    emulator.set_faults(rules=[{"method": "*", "path": "/v3/connectors/*", "kind": "503"}])
+    generation = rescope(ns_a, "holder")
+
+    def failing_now() -> dict[str, Any] | None:
+        ready = k.condition(k.get(kubectl, ns_a, "nylasconnector", "holder"), "Ready") or {}
+        fresh = ready.get("observedGeneration") == generation and ready.get("status") == "False"
+        return ready if fresh else None
+
+    ready = k.eventually(failing_now, timeout=60, what="the holder Ready=False at its new generation")
+    assert ready["reason"] == "NylasUnavailable"
+
+    squatter_generation = rescope(ns_b, "squatter")
+
+    def squatter_decided() -> dict[str, Any] | None:
+        cond = k.condition(k.get(kubectl, ns_b, "nylasconnector", "squatter"), "Ready") or {}
+        return cond if cond.get("observedGeneration") == squatter_generation else None
+
+    decided = k.eventually(squatter_decided, timeout=60, what="the squatter reconciled again")
+    assert (decided["status"], decided["reason"]) == ("False", "Conflict")
+    assert "held elsewhere" in decided["message"] and ns_a not in decided["message"]
+
+    emulator.clear_faults()
+    k.eventually(
+        lambda: (
+            (k.condition(k.get(kubectl, ns_a, "nylasconnector", "holder"), "Ready") or {}).get("status")
+            == "True"
+        ),
+        timeout=60,
+        what="the holder Ready again once Nylas answers",
+    )
+    squatter = k.condition(k.get(kubectl, ns_b, "nylasconnector", "squatter"), "Ready") or {}
+    assert squatter.get("reason") == "Conflict"

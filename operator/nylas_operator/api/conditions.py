@@ -71,6 +71,7 @@ class Reason:
     PAUSED: Final = "Paused"
     DELETING: Final = "Deleting"
     IN_USE: Final = "InUse"
+    DELETE_FAILED: Final = "DeleteFailed"
     API_HOST_NOT_ALLOWED: Final = "ApiHostNotAllowed"
 
 

@@ -169,6 +169,17 @@ class NylasConnectorStatus(CamelModel):
         description="resourceVersion of each referenced Secret when last applied "
         "(used to push rotated secrets; never the secret values).",
     )
+    claim: str | None = Field(
+        default=None,
+        description="The provider and Nylas application (provider/clientId@apiUrl) this connector holds, "
+        "recorded when it became Ready: it keeps the claim through a later Ready=False until it is "
+        "deleted, so no other NylasConnector takes it meanwhile.",
+    )
+    deletion_attempts: int | None = Field(
+        default=None,
+        description="Failed attempts to delete the Nylas object of this deletion so far (deletionPolicy "
+        "Delete); the Ready condition (reason DeleteFailed) says when the next one is.",
+    )
     users: int | None = Field(
         default=None, description="How many NylasCredentials in this namespace reference this connector."
     )

@@ -187,7 +187,7 @@ class NylasCredentialStatus(CamelModel):
     """Observed state of a connector credential."""
 
     phase: str | None = Field(
-        default=None, description="Pending, AwaitingConsent, ConsentSettling, Ready, Failed."
+        default=None, description="Pending, AwaitingConsent, ConsentSettling, Ready, Failed or Deleting."
     )
     observed_generation: int | None = Field(
         default=None, description="The metadata.generation last reconciled."
@@ -208,6 +208,11 @@ class NylasCredentialStatus(CamelModel):
     consent: list[ConsentRecord] = Field(default_factory=list, description="Consent per scope set.")
     secret_versions: dict[str, str] | None = Field(
         default=None, description="resourceVersion of each referenced Secret when last applied."
+    )
+    deletion_attempts: int | None = Field(
+        default=None,
+        description="Failed attempts to delete the Nylas object of this deletion so far (deletionPolicy "
+        "Delete); the Ready condition (reason DeleteFailed) says when the next one is.",
     )
     users: int | None = Field(
         default=None, description="How many ServiceAccountGrants in this namespace reference this credential."

@@ -80,7 +80,8 @@ class ServiceAccountGrantStatus(CamelModel):
 
     phase: str | None = Field(
         default=None,
-        description="Pending, AwaitingConsent, ConsentSettling, Creating, Ready, Degraded or Failed.",
+        description="Pending, AwaitingConsent, ConsentSettling, Creating, Ready, Degraded, Failed "
+        "or Deleting.",
     )
     observed_generation: int | None = Field(
         default=None, description="The metadata.generation last reconciled."
@@ -105,6 +106,11 @@ class ServiceAccountGrantStatus(CamelModel):
     )
     eligible_at: str | None = Field(
         default=None, description="Microsoft: the grant is created no earlier than this time (RFC 3339)."
+    )
+    deletion_attempts: int | None = Field(
+        default=None,
+        description="Failed attempts to delete the Nylas object of this deletion so far (deletionPolicy "
+        "Delete); the Ready condition (reason DeleteFailed) says when the next one is.",
     )
     last_handled_configuration: str | None = Field(
         default=None, description=HANDLED_CONFIGURATION_DESCRIPTION

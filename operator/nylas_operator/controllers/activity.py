@@ -2,9 +2,11 @@
 
 Owns: ``PhaseBook`` (the phase of every served object as last seen on the watch, keyed by
 (kind, namespace, name), dropped on deletion; ``counts()`` feeds ``nylas_operator_objects`` at
-scrape time without a LIST) and the cheap ``on.event`` handlers that fill it and stamp
-``note_watch_event`` / ``HealthState.note_event``. The phase comes from the event's body, so it is
-what the handlers last wrote, including writes of an earlier operator process (initial listing).
+scrape time without a LIST, ``blocked()`` feeds ``nylas_operator_deletions_blocked``: objects with
+a deletionTimestamp whose Ready condition says ``DeleteFailed``) and the cheap ``on.event``
+handlers that fill it and stamp ``note_watch_event`` / ``HealthState.note_event``. The phase comes
+from the event's body, so it is what the handlers last wrote, including writes of an earlier
+operator process (initial listing).
 It also feeds the Kubernetes helper's watch cache (``Kube.observe``), the usage index
 (``index.py``), the claims index (``claims.py``), the consent state index (``consent.py``) and
 the scheduler (``seen``), and tells a kind's ``gone`` callback about deleted objects.
@@ -19,6 +21,7 @@ from typing import Any
 
 import kopf
 
+from nylas_operator.api import conditions as c
 from nylas_operator.api.common import GROUP, VERSION
 from nylas_operator.kube import CREDENTIALS, KINDS
 
@@ -30,16 +33,35 @@ class PhaseBook:
 
     def __init__(self) -> None:
         self._phases: dict[tuple[str, str, str], str] = {}
+        self._blocked: set[tuple[str, str, str]] = set()
 
-    def seen(self, kind: str, namespace: str, name: str, phase: str | None) -> None:
-        self._phases[(kind, namespace, name)] = phase or NO_PHASE
+    def seen(self, kind: str, namespace: str, name: str, phase: str | None, *, blocked: bool = False) -> None:
+        """``blocked``: being deleted, and its last Nylas delete failed."""
+        key = (kind, namespace, name)
+        self._phases[key] = phase or NO_PHASE
+        if blocked:
+            self._blocked.add(key)
+        else:
+            self._blocked.discard(key)
 
     def gone(self, kind: str, namespace: str, name: str) -> None:
         self._phases.pop((kind, namespace, name), None)
+        self._blocked.discard((kind, namespace, name))
+
+    def blocked(self) -> Mapping[str, int]:
+        """kind → objects whose deletion is blocked (``Metrics.set_blocked_source``)."""
+        return Counter(kind for kind, _, _ in list(self._blocked))
 
     def counts(self) -> Mapping[tuple[str, str], int]:
         """(kind, phase) → number of objects (what ``Metrics.set_objects_source`` wants)."""
         return Counter((kind, phase) for (kind, _, _), phase in list(self._phases.items()))
+
+
+def delete_failed(meta: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    if not meta.get("deletionTimestamp"):
+        return False
+    ready = c.find_condition(status.get("conditions"), c.READY)
+    return ready is not None and ready.get("reason") == c.Reason.DELETE_FAILED
 
 
 def observe(memo: Any, plural: str, event_type: str | None, body: Mapping[str, Any]) -> None:
@@ -51,7 +73,8 @@ def observe(memo: Any, plural: str, event_type: str | None, body: Mapping[str, A
         if event_type == "DELETED":
             book.gone(kind, namespace, name)
         else:
-            book.seen(kind, namespace, name, (body.get("status") or {}).get("phase"))
+            status = body.get("status") or {}
+            book.seen(kind, namespace, name, status.get("phase"), blocked=delete_failed(meta, status))
     health = getattr(memo, "health", None)
     if health is not None:
         health.note_event(plural)

@@ -5,9 +5,13 @@ Owns: an in-memory, process-wide claims index fed by watch events only (``activi
 seeded by the start-up LIST in ``lifecycle.warm_claims``), like ``index.py``. Reconciles read it
 and never change it: an object's own claim comes from its body as the reconcile reads it, so an
 object whose watch event this process has not seen yet still competes. The winner is the
-claimant that already holds the Nylas object (``established``: the id in its status for a grant,
-Ready for a connector), then the oldest, then by namespace/name, so the answer does not depend
-on the order in which objects are reconciled, also after a restart. A claim lasts until the
+claimant that already holds the Nylas object (``established``: the id in its status for a grant;
+for a connector, ``status.claim`` naming its current (provider, application), recorded when it
+became Ready, or Ready for its current generation), then the oldest, then by namespace/name, so
+the answer does not depend on the order in which objects are reconciled, also after a restart.
+Holding is sticky: a holder whose Ready turns False for a while (Nylas away, a key being rotated)
+keeps its claim, so an older object elsewhere waiting as ``Conflict`` never takes it meanwhile;
+it ends when the holder leaves the apiserver or its spec names another claim. A claim lasts until the
 object has left the apiserver (a ``DELETED`` event), so a terminating holder keeps its mailbox.
 A grant's application is resolved at read time through its credential and connector as last
 seen on the watch, so a connector's application change moves its grants' claims with it.
@@ -66,7 +70,23 @@ def claimant_of(body: Mapping[str, Any], established: bool) -> Claimant:
 
 
 def connector_claimant(body: Mapping[str, Any]) -> Claimant:
-    return claimant_of(body, _ready_as_specified(body))
+    return claimant_of(body, _holds_claim(body) or _ready_as_specified(body))
+
+
+def claim_token(app: AppKey, provider: str) -> str:
+    """What a connector records in ``status.claim`` once it holds (provider, application)."""
+    return f"{provider}/{app}"
+
+
+def _holds_claim(body: Mapping[str, Any]) -> bool:
+    """``status.claim`` names the claim of the current spec: it held it (was Ready with it) and
+    keeps it through a later ``Ready=False``, until it is deleted or its spec names another."""
+    recorded = (body.get("status") or {}).get("claim")
+    if not recorded:
+        return False
+    spec = body.get("spec") or {}
+    app = app_key_of(spec)
+    return app is not None and recorded == claim_token(app, str(spec.get("provider")))
 
 
 def _ready_as_specified(body: Mapping[str, Any]) -> bool:

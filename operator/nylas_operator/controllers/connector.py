@@ -16,7 +16,13 @@ from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.connector import NylasConnectorSpec, NylasConnectorStatus
 from nylas_operator.controllers import deletion, identity
-from nylas_operator.controllers.claims import ClaimKey, connector_claimant, connector_key, holder
+from nylas_operator.controllers.claims import (
+    ClaimKey,
+    claim_token,
+    connector_claimant,
+    connector_key,
+    holder,
+)
 from nylas_operator.controllers.clients import app_key, app_key_of
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.references import SecretValues, Unresolved
@@ -71,6 +77,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
         raise Unresolved(c.Reason.API_HOST_NOT_ALLOWED, refusal, terminal=True)
     winner = ctx.claims.connector_winner(claim_key(spec), connector_claimant(body))
     if winner.uid != meta["uid"]:
+        report.set(claim=None)  # a holder that lost (e.g. to an older holder) holds nothing
         raise Unresolved(
             c.Reason.CONFLICT,
             f"the {spec.provider} connector of Nylas application {app.application_id} is already managed "
@@ -99,6 +106,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     report.set(
         active_credential_id=current.active_credential_id, secret_versions=values.versions, users=len(users)
     )
+    report.set(claim=claim_token(app, spec.provider))  # held from now on, through a Ready=False
     report.ready()
     rotated = old.get("secretVersions") not in (None, values.versions)
     if not c.is_true(old.get("conditions"), c.READY) or rotated:
@@ -168,7 +176,12 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
         await deletion.no_client(ctx, CONNECTORS, NylasConnectorStatus, body, runtime, "connector")
         return
     await deletion.nylas_delete(
-        ctx, body, runtime, lambda: client.connectors.delete(spec.provider), "connector"
+        ctx,
+        CONNECTORS,
+        NylasConnectorStatus,
+        body,
+        lambda: client.connectors.delete(spec.provider),
+        "connector",
     )
 
 

@@ -242,5 +242,10 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
         await deletion.no_client(ctx, CREDENTIALS, NylasCredentialStatus, body, runtime, "credential")
         return
     await deletion.nylas_delete(
-        ctx, body, runtime, lambda: client.credentials.delete(str(provider), str(credential_id)), "credential"
+        ctx,
+        CREDENTIALS,
+        NylasCredentialStatus,
+        body,
+        lambda: client.credentials.delete(str(provider), str(credential_id)),
+        "credential",
     )

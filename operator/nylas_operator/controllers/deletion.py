@@ -1,9 +1,8 @@
 """Deleting objects: wait while in use, honour ``deletionPolicy``, never get stuck.
 
 Owns: the users of an object (credentials of a connector, grants of a credential, from the usage
-index), the ``InUse``
-condition, finding a Nylas client when the Secrets may already be gone, and the bounded retry of
-the Nylas delete call. Decisions, documented:
+index), the ``InUse`` condition, finding a Nylas client when the Secrets may already be gone, and
+the backed-off retry of a failing Nylas delete call (``DeleteFailed``). Decisions, documented:
 - An object in use waits (condition ``InUse`` with the count, re-checked every few seconds) with
   either policy, so that its users can still be deleted with their own policy; during namespace
   teardown the users go first and it follows.
@@ -12,10 +11,18 @@ the Nylas delete call. Decisions, documented:
   Never a client of another connector, not even one naming the same application: that would send
   the delete with another tenant's key. With neither (e.g. a restart after the Secret was
   deleted), the deletion waits with ``Ready=False``/``SecretNotFound`` and retries (restoring the
-  Secret unblocks it) until ``deletion_give_up``, then the Nylas object is orphaned.
+  Secret unblocks it) until ``deletion_give_up``, then the Nylas object is orphaned: the only
+  path that still gives up, as no retry could ever succeed without a key.
 - A paused object orphans its Nylas object on deletion (pause means "no Nylas writes").
-- A failing Nylas delete is retried with backoff for ``deletion_give_up``, then orphaned with a
-  Warning event: a stuck finalizer would block the namespace.
+- A failing Nylas delete keeps the finalizer and is tried again, for as long as it takes, with
+  the backoff ``decide_deletion`` chooses (``--min-retry-delay`` doubling up to
+  ``--max-retry-delay``): ``Ready=False``/``DeleteFailed`` with the attempt count and the next try,
+  ``status.deletionAttempts``, ``nylas_operator_deletion_failures_total`` and
+  ``nylas_operator_deletions_blocked``. The user's ways out: ``deletionPolicy: Orphan`` (a grant's
+  finalizer goes at once; a connector's or credential's at its next try) or removing the finalizer.
+  The retries are kopf's delete-handler retries (``TemporaryError`` with that delay, kept in kopf's
+  progress annotations across restarts), not ``scheduler.py``: only the delete handler's success
+  removes the finalizer, and the scheduler's runs leave deleting objects to it.
 """
 
 from __future__ import annotations
@@ -30,10 +37,10 @@ from pydantic import BaseModel
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.connector import NylasConnectorSpec
-from nylas_operator.controllers import writer
+from nylas_operator.controllers import decide_deletion, metrics, writer
 from nylas_operator.controllers.clients import Owner, app_key
 from nylas_operator.controllers.context import Context
-from nylas_operator.controllers.errors import backoff
+from nylas_operator.controllers.errors import backoff, classify
 from nylas_operator.controllers.flow import is_paused
 from nylas_operator.controllers.references import SecretValues, Unresolved, load_connector
 from nylas_operator.controllers.status import Report
@@ -141,21 +148,49 @@ async def orphan(ctx: Context, body: Mapping[str, Any], what: str, why: str) -> 
 
 
 async def nylas_delete(
-    ctx: Context, body: Mapping[str, Any], runtime: float, call: Callable[[], Awaitable[Any]], what: str
+    ctx: Context,
+    plural: str,
+    model: type[BaseModel],
+    body: Mapping[str, Any],
+    call: Callable[[], Awaitable[Any]],
+    what: str,
 ) -> None:
-    """Run the delete call; "already gone" (404, or a 400 saying not found) counts as done;
-    failures retry until ``deletion_give_up``."""
+    """Run the delete call; "already gone" (404, or a 400 saying not found) counts as done; a
+    failure keeps the finalizer and is retried with backoff (``retry_later``), never orphaned."""
     try:
         await call()
     except nylas.NylasError as exc:
-        if nylas.classify.is_gone(exc):
-            await ctx.kube.post_event(body, "Normal", "Deleted", f"deleted the {what} from Nylas")
-            return
-        if runtime >= ctx.settings.retry.deletion_give_up.total_seconds():
-            await orphan(ctx, body, what, f"deleting it kept failing ({exc})")
-            return
-        attempt = int(runtime // max(ctx.settings.retry.min_delay.total_seconds(), 1.0))
-        raise kopf.TemporaryError(
-            f"deleting the Nylas {what} failed: {exc}", delay=min(backoff(attempt, ctx.settings.retry), 60.0)
-        ) from None
+        if not nylas.classify.is_gone(exc):
+            await retry_later(ctx, plural, model, body, exc, what)
     await ctx.kube.post_event(body, "Normal", "Deleted", f"deleted the {what} from Nylas")
+
+
+async def retry_later(
+    ctx: Context,
+    plural: str,
+    model: type[BaseModel],
+    body: Mapping[str, Any],
+    exc: nylas.NylasError,
+    what: str,
+) -> None:
+    """Show the failure (condition, ``deletionAttempts``, metric, a reminder event every few
+    attempts) and raise kopf's ``TemporaryError`` with the backoff: the finalizer stays."""
+    previous = int((body.get("status") or {}).get("deletionAttempts") or 0)
+    error = decide_deletion.error_class(type(exc).__name__, getattr(exc, "status", None))
+    report = Report(body, ctx.now(), model)
+    retry = decide_deletion.after_failure(what, error, previous, report.now, ctx.settings.retry)
+    report.not_ready(c.Reason.DELETE_FAILED, retry.message, phase=c.DELETING, synced=False)
+    report.set(deletion_attempts=retry.attempts)
+    if retry.event is not None:
+        report.event("Warning", c.Reason.DELETE_FAILED, retry.event)
+    metrics.deletion_failed(ctx, plural, classify(exc, attempt=0, settings=ctx.settings.retry).reason)
+    log.warning(
+        "deleting the Nylas %s of %s failed (%s, attempt %d); retrying in %.0fs",
+        what,
+        body["metadata"]["name"],
+        error,
+        retry.attempts,
+        retry.delay,
+    )
+    await writer.write_now(ctx, plural, body, report)
+    raise kopf.TemporaryError(retry.message, delay=retry.delay) from None

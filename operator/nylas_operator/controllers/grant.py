@@ -206,7 +206,9 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
     if client is None:
         await deletion.no_client(ctx, GRANTS, ServiceAccountGrantStatus, body, runtime, "grant")
         return
-    await deletion.nylas_delete(ctx, body, runtime, lambda: client.grants.delete(str(grant_id)), "grant")
+    await deletion.nylas_delete(
+        ctx, GRANTS, ServiceAccountGrantStatus, body, lambda: client.grants.delete(str(grant_id)), "grant"
+    )
 
 
 async def _client_for_deletion(

@@ -87,6 +87,7 @@ async def start(
     kube.on_event_dropped = metrics.events_dropped_total.inc
     memo.phases = PhaseBook()
     metrics.set_objects_source(memo.phases.counts)
+    metrics.set_blocked_source(memo.phases.blocked)
     # Health first: /readyz answers "not started" during the warm-up below.
     memo.health = _health(kube, op)
     leader: LeaseElector | None = getattr(memo, "leader", None)

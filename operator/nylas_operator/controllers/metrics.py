@@ -1,4 +1,4 @@
-"""Metric hooks of the controllers: reconciles and errors by kind and reason, consent waits.
+"""Metric hooks of the controllers: reconciles, errors and failed deletes by kind and reason, consent waits.
 
 Owns: the few calls the controllers make; ``ctx.metrics`` is an ``observability.metrics.Metrics``
 or None (unit tests, metrics disabled). Does not own: metric definitions (``observability/``).
@@ -30,6 +30,12 @@ def took(ctx: Context, plural: str, started: float) -> None:
 def failed(ctx: Context, plural: str, reason: str) -> None:
     if ctx.metrics is not None:
         ctx.metrics.record_reconcile_error(_kind(plural), reason)
+
+
+def deletion_failed(ctx: Context, plural: str, reason: str) -> None:
+    """One failed Nylas delete of a deletion that keeps its finalizer and tries again."""
+    if ctx.metrics is not None:
+        ctx.metrics.record_deletion_failure(_kind(plural), reason)
 
 
 def consent_waited(ctx: Context, seconds: float) -> None:

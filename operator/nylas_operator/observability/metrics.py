@@ -102,6 +102,12 @@ class Metrics:
             ["kind", "reason"],
             registry=r,
         )
+        self.deletion_failures_total = Counter(
+            f"{PREFIX}_deletion_failures",
+            "Failed Nylas deletes of deletionPolicy Delete objects (each is retried) by kind and reason.",
+            ["kind", "reason"],
+            registry=r,
+        )
         self.nylas_requests_total = Counter(
             f"{PREFIX}_nylas_requests",
             "Nylas API request attempts by endpoint template, method and status (or transport error).",
@@ -142,6 +148,8 @@ class Metrics:
         )
         self._objects = _ObjectsCollector()
         r.register(self._objects)
+        self._blocked = _BlockedCollector()
+        r.register(self._blocked)
 
     def record_reconcile(self, kind: str, result: str) -> None:
         """One reconcile run; ``result`` e.g. ``success``, ``error``, ``waiting``, ``paused``."""
@@ -153,6 +161,10 @@ class Metrics:
     def record_reconcile_error(self, kind: str, reason: str) -> None:
         """One failed reconcile; ``reason`` is the condition reason (``Unauthorized``, ``RateLimited``)."""
         self.reconcile_errors_total.labels(kind=label(kind), reason=label(reason)).inc()
+
+    def record_deletion_failure(self, kind: str, reason: str) -> None:
+        """One failed Nylas delete; ``reason`` is the failure's class (``NylasUnavailable``, ...)."""
+        self.deletion_failures_total.labels(kind=label(kind), reason=label(reason)).inc()
 
     def observe_nylas_request(self, endpoint: str, method: str, status: int | str, seconds: float, /) -> None:
         """The Nylas client's ``RequestObserver`` hook: one call per HTTP attempt."""
@@ -179,6 +191,36 @@ class Metrics:
         The source must be cheap and non-blocking (an in-memory count kept by the controllers).
         """
         self._objects.source = source
+
+    def set_blocked_source(self, source: Callable[[], Mapping[str, int]] | None) -> None:
+        """Serve ``nylas_operator_deletions_blocked{kind}`` from ``source()`` (kind → number of
+        objects being deleted whose Nylas delete failed last), called at every scrape."""
+        self._blocked.source = source
+
+
+class _BlockedCollector(Collector):
+    NAME = f"{PREFIX}_deletions_blocked"
+    HELP = "Objects being deleted whose last Nylas delete failed (their finalizer stays; retried)."
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Mapping[str, int]] | None = None
+
+    def describe(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(self.NAME, self.HELP, labels=["kind"])
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(self.NAME, self.HELP, labels=["kind"])
+        try:
+            counts = self.source() if self.source is not None else {}
+        except Exception:  # a broken snapshot must not break the whole scrape
+            log.warning("The blocked deletions snapshot failed.", exc_info=True)
+            counts = {}
+        totals: dict[str, float] = {}
+        for kind, count in counts.items():
+            totals[label(kind)] = totals.get(label(kind), 0.0) + float(count)
+        for kind, value in sorted(totals.items()):
+            family.add_metric([kind], value)
+        yield family
 
 
 class _ObjectsCollector(Collector):

@@ -652,6 +652,7 @@ def test_prometheus_rule_alerts_on_metrics_the_operator_exposes(tmp_path: Path) 
         "NylasOperatorAwaitingConsent",
         "NylasOperatorObjectsPending",
         "NylasOperatorObjectsFailed",
+        "NylasOperatorDeletionBlocked",
         "Extra",
     }
     assert alerts["NylasOperatorAwaitingConsent"]["for"] == "2d"
@@ -672,6 +673,8 @@ def test_prometheus_rule_alerts_on_metrics_the_operator_exposes(tmp_path: Path) 
     assert alerts["NylasOperatorReconcileErrors"]["annotations"]["summary"] == (
         "{{ $labels.kind }} reconciles keep failing with {{ $labels.reason }}"
     )
+    assert alerts["NylasOperatorDeletionBlocked"]["for"] == "30m"
+    assert "nylas_operator_deletions_blocked{" in alerts["NylasOperatorDeletionBlocked"]["expr"]
     waiting = alerts["NylasOperatorAwaitingConsent"]["expr"]
     assert 'phase="AwaitingConsent"' in waiting
     # Without metrics there is nothing to alert on.

@@ -70,6 +70,7 @@ def as_written(body: dict[str, Any]) -> dict[str, Any]:
         ("Ready", ("False", "NylasUnavailable"), (c.RECONCILING, "NylasUnavailable")),
         ("Creating", ("False", "RateLimited"), (c.RECONCILING, "RateLimited")),
         ("Deleting", ("False", "InUse"), (c.RECONCILING, "InUse")),
+        ("Deleting", ("False", "DeleteFailed"), (c.RECONCILING, "DeleteFailed")),  # retried, no give-up
         ("AwaitingConsent", ("False", "AwaitingConsent"), (c.STALLED, "AwaitingConsent")),
         (None, ("False", "AwaitingConsent"), (c.STALLED, "AwaitingConsent")),
         ("Failed", ("False", "ScopesRequired"), (c.STALLED, "ScopesRequired")),

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from nylas_operator.controllers.claims import Claimant, Claims, connector_key, grant_claimant
+from nylas_operator.controllers.claims import (
+    Claimant,
+    Claims,
+    claim_token,
+    connector_claimant,
+    connector_key,
+    grant_claimant,
+)
 from nylas_operator.controllers.clients import AppKey, app_key_of
 from nylas_operator.controllers.lifecycle import known_grants
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS
@@ -139,3 +146,73 @@ def test_drift_knows_ready_and_degraded_grants_of_its_application_only() -> None
     assert [k.name for k in known_grants(claims, app()).values()] == ["degraded"]
     assert known_grants(claims, app("app2")) == {}
     assert "x.example" not in repr(claims)
+
+
+def aged(body: dict[str, Any], created: str, namespace: str = "ns") -> dict[str, Any]:
+    return {**body, "metadata": {**body["metadata"], "creationTimestamp": created, "namespace": namespace}}
+
+
+NOT_READY_NOW = [{"type": "Ready", "status": "False", "reason": "NylasUnavailable", "observedGeneration": 2}]
+TOKEN = "microsoft/app@https://api.us.nylas.com"
+
+
+def test_a_connector_claim_is_sticky_through_a_transient_not_ready() -> None:
+    """The holder recorded its claim when it became Ready; Nylas then fails its reconcile
+    (``Ready=False`` at its current generation): an older squatter in another namespace, waiting as
+    ``Conflict``, does not take the claim meanwhile, whatever order the events come in."""
+    assert claim_token(app(), "microsoft") == TOKEN
+    holder = aged(connector("holder", claim=TOKEN, conditions=NOT_READY_NOW), "2030-01-02T00:00:00Z")
+    holder["metadata"]["generation"] = 2
+    squatter = aged(connector("squatter"), "2030-01-01T00:00:00Z", namespace="other")
+    key = connector_key(app(), "microsoft")
+    for order in ((holder, squatter), (squatter, holder)):
+        claims = Claims()
+        for body in order:
+            claims.observe(CONNECTORS, "ADDED", body)
+        for me in order:
+            assert claims.connector_winner(key, connector_claimant(me)).name == "holder"
+    # Without the recorded claim (the old rule: Ready for the current generation) the older wins.
+    unrecorded = aged(connector("holder", conditions=NOT_READY_NOW), "2030-01-02T00:00:00Z")
+    unrecorded["metadata"]["generation"] = 2
+    claims = Claims()
+    claims.observe(CONNECTORS, "ADDED", unrecorded)
+    assert claims.connector_winner(key, connector_claimant(squatter)).name == "squatter"
+    # Deleted at last: the claim goes with it.
+    claims = Claims()
+    claims.observe(CONNECTORS, "ADDED", holder)
+    claims.observe(CONNECTORS, "DELETED", holder)
+    assert claims.connector_winner(key, connector_claimant(squatter)).name == "squatter"
+
+
+def test_a_recorded_claim_counts_only_for_the_claim_its_spec_names() -> None:
+    key = connector_key(app(), "microsoft")
+    squatter = aged(connector("squatter"), "2030-01-01T00:00:00Z", namespace="other")
+    for recorded in (
+        "microsoft/other-app@https://api.us.nylas.com",
+        "google/app@https://api.us.nylas.com",
+        "",
+    ):
+        stale = aged(connector("holder", claim=recorded, conditions=NOT_READY_NOW), "2030-01-02T00:00:00Z")
+        stale["metadata"]["generation"] = 2
+        assert not connector_claimant(stale).established, recorded
+        claims = Claims()
+        claims.observe(CONNECTORS, "ADDED", stale)
+        assert claims.connector_winner(key, connector_claimant(squatter)).name == "squatter", recorded
+    # Ready for its current generation also holds (connectors made Ready before status.claim).
+    ready = aged(
+        connector("holder", conditions=[{"type": "Ready", "status": "True"}]), "2030-01-02T00:00:00Z"
+    )
+    assert connector_claimant(ready).established
+
+
+def test_a_grant_claim_is_sticky_through_a_transient_not_ready() -> None:
+    """A grant holds its mailbox by the Nylas grant id in its status, which a ``Ready=False``
+    (Nylas away, grant invalid, a drift repair failing) never clears: an older squatter waits."""
+    failing = [{"type": "Ready", "status": "False", "reason": "NylasUnavailable"}]
+    holder = grant("holder", "ada@x.example", "2030-01-02T00:00:00Z", grantId="g1", conditions=failing)
+    squatter = grant("squatter", "ada@x.example", "2030-01-01T00:00:00Z")
+    for phase in ("Pending", "Degraded", "Failed"):
+        body = {**holder, "status": {**holder["status"], "phase": phase}}
+        claims = fed((GRANTS, "ADDED", squatter), (GRANTS, "MODIFIED", body))
+        for me in (body, squatter):
+            assert claims.grant_winner(app(), "ada@x.example", grant_claimant(me)).name == "holder", phase

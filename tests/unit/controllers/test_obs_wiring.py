@@ -179,3 +179,41 @@ async def test_every_secret_value_read_is_registered_for_redaction() -> None:
         assert redaction.redact(text) == "key [REDACTED] and the PEM line [REDACTED]"
     finally:
         redaction.clear_secrets()
+
+
+def deleting(name: str, reason: str) -> dict[str, Any]:
+    conditions = [{"type": "Ready", "status": "False", "reason": reason}]
+    meta = {"namespace": "ns", "name": name, "deletionTimestamp": "2030-01-01T00:00:00Z"}
+    return {"metadata": meta, "status": {"phase": "Deleting", "conditions": conditions}}
+
+
+def test_blocked_deletions_gauge_counts_deleting_objects_whose_delete_failed() -> None:
+    metrics = Metrics()
+    memo = SimpleNamespace(phases=PhaseBook(), health=None, ctx=SimpleNamespace(metrics=metrics))
+    metrics.set_blocked_source(memo.phases.blocked)
+    activity.observe(memo, "serviceaccountgrants", "MODIFIED", deleting("a", "DeleteFailed"))
+    activity.observe(memo, "serviceaccountgrants", "MODIFIED", deleting("b", "DeleteFailed"))
+    activity.observe(memo, "nylascredentials", "MODIFIED", deleting("c", "InUse"))  # waiting, not failing
+    failed_not_deleting = deleting("d", "DeleteFailed")
+    del failed_not_deleting["metadata"]["deletionTimestamp"]
+    activity.observe(memo, "nylasconnectors", "MODIFIED", failed_not_deleting)
+    text = generate_latest(metrics.registry).decode()
+    assert 'nylas_operator_deletions_blocked{kind="ServiceAccountGrant"} 2.0' in text
+    assert 'nylas_operator_deletions_blocked{kind="NylasCredential"}' not in text
+    assert 'nylas_operator_deletions_blocked{kind="NylasConnector"}' not in text
+    # Deleted at last (the finalizer removed), or a later event no longer failing: counted out.
+    activity.observe(memo, "serviceaccountgrants", "DELETED", deleting("a", "DeleteFailed"))
+    activity.observe(memo, "serviceaccountgrants", "MODIFIED", deleting("b", "Deleting"))
+    text = generate_latest(metrics.registry).decode()
+    assert "# TYPE nylas_operator_deletions_blocked gauge" in text
+    assert "nylas_operator_deletions_blocked{" not in text
+
+
+def test_deletion_failures_counter_has_bounded_labels() -> None:
+    metrics = Metrics()
+    metrics.record_deletion_failure("ServiceAccountGrant", "NylasUnavailable")
+    metrics.record_deletion_failure("ServiceAccountGrant", "not a token: alice@example.com")
+    text = generate_latest(metrics.registry).decode()
+    line = 'nylas_operator_deletion_failures_total{kind="ServiceAccountGrant",reason="NylasUnavailable"} 1.0'
+    assert line in text
+    assert 'reason="other"' in text and "alice" not in text
