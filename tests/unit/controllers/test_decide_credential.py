@@ -18,6 +18,7 @@ from nylas_operator.controllers import consent
 from nylas_operator.controllers import decide_credential as d
 from nylas_operator.controllers.references import Unresolved
 from nylas_operator.controllers.status import Report
+from nylas_operator.settings import ConsentSettings
 
 NOW = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
 DELAY = timedelta(minutes=5)
@@ -185,7 +186,8 @@ def test_an_annotation_that_is_not_an_object_changes_nothing() -> None:
 
 def test_an_expired_url_is_reissued_and_the_old_state_no_longer_counts() -> None:
     """Through the clock alone: the run the scheduler starts at expiresAt issues a fresh state."""
-    ttl = timedelta(hours=1)
+    ttl = ConsentSettings().state_ttl
+    assert ttl == timedelta(hours=1)  # the default: short, the URL is readable by every reader
     (first,) = d.plan_consent(
         old_records=[], needed={"default": None}, annotations={}, now=NOW, delay=DELAY,
         state_ttl=ttl, make_url=lambda state, _: f"https://login.example/?state={state}",
