@@ -97,6 +97,27 @@ async def test_forged_states_list_at_most_once_per_interval(
     assert recorder.lists == lists  # every forged state was a miss, none re-listed within the hour
 
 
+async def test_a_state_issued_just_after_a_list_is_found_and_misses_share_one_list(
+    kube: Kube, kubectl: Callable[..., str], namespace: str
+) -> None:
+    settings = ConsentServerSettings(watch=WatchSettings(namespaces=(namespace,)), refresh_interval=1.0)
+    recorder = ListingRecorder(kube, settings)
+    _, state_hash = tokens.new_state()
+    awaiting_consent(kubectl, namespace, "contoso", state_hash)  # issued...
+    await recorder.refresh(force=True)  # ...while a LIST (say, for a forged state) was under way
+    _, newer = tokens.new_state()
+    awaiting_consent(kubectl, namespace, "fabrikam", newer)  # issued right after that LIST
+    lists = recorder.lists
+    forged = [tokens.hash_state(tokens.new_state()[0]) for _ in range(20)]
+    results = await asyncio.gather(
+        recorder.record(newer, ConsentOutcome(granted=True, tenant="t-1")),
+        *(recorder.record(f, ConsentOutcome(granted=True)) for f in forged),
+    )
+    assert results[0].accepted  # waited for the next LIST instead of being refused
+    assert not any(r.accepted for r in results[1:])
+    assert recorder.lists - lists == 1  # 21 misses within one interval: one LIST
+
+
 def test_the_command_fails_clearly_without_rbac(control_plane: Any, tmp_path: Path) -> None:
     """A consent server whose ServiceAccount may not list credentials stops at once and says why."""
     kubeconfig = user_kubeconfig(control_plane, "nobody", tmp_path)
