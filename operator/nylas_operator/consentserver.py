@@ -39,6 +39,10 @@ from nylas_operator.settings import ConsentServerSettings, LoggingSettings, Watc
 log = logging.getLogger("nylas_operator.consent")
 
 
+MAX_MISS_WAIT = 2.0
+"""Seconds a callback naming an unknown state may wait for the next LIST (the default interval is 1)."""
+
+
 class ListingRecorder:
     """A ``ConsentRecorder`` for a process without kopf: on a state it does not know, it LISTs the
     served credentials again (at most once per ``refresh_interval``), then records like the operator.
@@ -61,14 +65,23 @@ class ListingRecorder:
 
     async def record(self, state_hash: str, outcome: ConsentOutcome) -> RecordResult:
         if state_hash not in self._index.by_hash:
-            await self.refresh()
+            await self.refresh(missed_at=time.monotonic())
         return await self._recorder.record(state_hash, outcome)
 
-    async def refresh(self, *, force: bool = False) -> None:
+    async def refresh(self, *, force: bool = False, missed_at: float | None = None) -> None:
+        """LIST again, at most once per ``refresh_interval``. A miss (``missed_at``) waits for the
+        next LIST that starts after it when that is at most ``MAX_MISS_WAIT`` away: a state issued
+        a moment after the last LIST is found, not refused; waiting misses share one LIST."""
         async with self._lock:
             now = time.monotonic()
+            if missed_at is not None and self._listed_at is not None and self._listed_at >= missed_at:
+                return  # a LIST that started after the miss has completed meanwhile
             if not force and self._listed_at is not None and now - self._listed_at < self._interval:
-                return
+                remaining = self._interval - (now - self._listed_at)
+                if missed_at is None or remaining > MAX_MISS_WAIT:
+                    return
+                await asyncio.sleep(remaining)
+            started = time.monotonic()
             fresh = ConsentIndex(used=self._index.used)
             for namespace in self._scopes:
                 async for page in self._kube.list_pages(CREDENTIALS, namespace):
@@ -76,7 +89,7 @@ class ListingRecorder:
                         fresh.index_credential(body)
             self._index.by_hash.clear()  # in place: the Recorder holds this index
             self._index.by_hash.update(fresh.by_hash)
-            self._listed_at = time.monotonic()
+            self._listed_at = started
             self.lists += 1
 
 

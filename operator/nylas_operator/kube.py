@@ -353,6 +353,32 @@ class Kube:
             plural, namespace, name, {"metadata": {"annotations": dict(annotations)}}
         )
 
+    async def annotate_if_unchanged(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        annotations: Mapping[str, str | None],
+        resource_version: str,
+    ) -> bool | None:
+        """Annotate only if the object is still at ``resource_version``: True when written, False
+        when it changed meanwhile (HTTP 409), None when it is gone. Two writers that read the same
+        version cannot both succeed."""
+        path = self._path(plural, namespace, name)
+        body = {"metadata": {"resourceVersion": resource_version, "annotations": dict(annotations)}}
+        response = await self._send(
+            "PATCH", path, json=body, headers={"Content-Type": "application/merge-patch+json"}
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code == 409:
+            return False
+        if response.status_code >= 400:
+            raise KubeError("PATCH", path, response.status_code)
+        if self.cache.caches(plural):
+            self.cache.put(plural, response.json())
+        return True
+
     # -- the health canary ConfigMap -------------------------------------------------------------
     async def ensure_configmap(self, namespace: str, name: str, labels: Mapping[str, str]) -> None:
         """Create the ConfigMap with ``labels``, or restore those labels if it exists."""

@@ -174,11 +174,11 @@ def _allowed_hosts(_: click.Context, __: click.Parameter, value: str) -> tuple[s
 )
 @click.option(
     "--consent-state-ttl",
-    default="24h",
+    default="1h",
     callback=clioptions.duration,
     envvar="NYLAS_OPERATOR_CONSENT_STATE_TTL",
     show_default=True,
-    help="How long a consent URL stays valid.",
+    help="How long a consent URL stays valid; an expired one is replaced by a new URL at once.",
 )
 @click.option(
     "--drift-interval",

@@ -59,8 +59,9 @@ class ConsentSettings:
     scope_cache_delay: timedelta = timedelta(minutes=5)
     """Default wait between a recorded consent and the first grant creation (Microsoft caches
     scopes). A credential's or grant's ``scopeCacheDelay`` overrides it."""
-    state_ttl: timedelta = timedelta(hours=24)
-    """How long a consent URL's state stays valid; an expired URL is replaced by a new one."""
+    state_ttl: timedelta = timedelta(hours=1)
+    """How long a consent URL's state stays valid; an expired URL is replaced by a new one. Short:
+    whoever may read the credential's status holds the URL (docs/security.md)."""
     callback_url: str | None = None
     """Public URL of the callback endpoint, used as ``redirect_uri``. None: no operator-made
     consent URL unless the credential sets ``redirectUri`` (consent is then recorded by annotation)."""

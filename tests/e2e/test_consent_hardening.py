@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from e2e import kube as k
-from e2e.test_microsoft import consent_url_everywhere, microsoft_objects
+from e2e.test_microsoft import consent_url_on_credential, microsoft_objects
 
 pytestmark = pytest.mark.cluster
 
@@ -68,7 +68,7 @@ def test_bad_states_get_one_answer_and_record_nothing(
     kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any
 ) -> None:
     k.apply(kubectl, namespace, microsoft_objects(emulator))
-    url = consent_url_everywhere(kubectl, namespace)
+    url = consent_url_on_credential(kubectl, namespace)
     before = consent_records(kubectl, namespace)
     good = state_of(url)
 
@@ -102,7 +102,7 @@ def test_expired_state_is_refused_and_replaced(
 ) -> None:
     op = operator_factory(namespace, consent_state_ttl="4s", consent_server=True)
     k.apply(kubectl, namespace, microsoft_objects(emulator))
-    first_url = consent_url_everywhere(kubectl, namespace)
+    first_url = consent_url_on_credential(kubectl, namespace)
     record = consent_records(kubectl, namespace)[0]
     expires_at = k.parse_time(record["expiresAt"])
     assert expires_at - time.time() <= 5
@@ -115,7 +115,7 @@ def test_expired_state_is_refused_and_replaced(
 
     # The credential gets a new URL with a new state, mirrored by its grants.
     def renewed() -> str | None:
-        url = consent_url_everywhere(kubectl, namespace)
+        url = consent_url_on_credential(kubectl, namespace)
         return url if state_of(url) != state_of(first_url) else None
 
     new_url = k.eventually(renewed, timeout=30, what="a new consent URL after expiry")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from e2e import kube as k
-from e2e.test_microsoft import MAILBOXES, consent_url_everywhere, microsoft_objects
+from e2e.test_microsoft import MAILBOXES, consent_url_on_credential, microsoft_objects
 from harness import gotools
 
 pytestmark = pytest.mark.cluster
@@ -32,7 +32,7 @@ def test_status_approve_and_wait_with_the_operator(
     # A settle wait long enough for `wait` to see it, however loaded the machine.
     operator_factory(namespace, scope_cache_delay=f"{SETTLE}s")
     k.apply(kubectl, namespace, microsoft_objects(emulator))
-    url = consent_url_everywhere(kubectl, namespace)
+    url = consent_url_on_credential(kubectl, namespace)
 
     tree = plugin("status", "-n", namespace)
     assert tree.returncode == 0, tree.stderr

@@ -3,7 +3,9 @@ runs in ``test_adoption.py``, and its settle timing in ``test_decide_grant.py``'
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -32,18 +34,25 @@ def microsoft_objects(emu: Any) -> list[dict[str, Any]]:
     ]
 
 
-def consent_url_everywhere(kubectl: k.Kubectl, ns: str) -> str:
-    """The credential shows a consent URL and every grant mirrors it."""
+def consent_url_on_credential(kubectl: k.Kubectl, ns: str) -> str:
+    """The credential shows a consent URL; every grant waits for it, names the credential and never
+    carries the URL or its state (a grant's readers are not approvers)."""
 
     def probe() -> str | None:
         cred = k.get(kubectl, ns, "nylascredential", "contoso")
         url = ((cred or {}).get("status") or {}).get("consentUrl")
         grants = [k.get(kubectl, ns, "serviceaccountgrant", f"mailbox-{i}") for i in range(len(MAILBOXES))]
-        if url and all(((g or {}).get("status") or {}).get("consentUrl") == url for g in grants):
-            return str(url)
-        return None
+        waiting = [((g or {}).get("status") or {}).get("phase") == "AwaitingConsent" for g in grants]
+        if not url or not all(waiting):
+            return None
+        state = parse_qs(urlsplit(str(url)).query)["state"][0]
+        for grant in grants:
+            assert "consentUrl" not in grant["status"] and state not in json.dumps(grant)
+            message = (k.condition(grant, "ConsentGranted") or {}).get("message", "")
+            assert "NylasCredential 'contoso'" in message, message
+        return str(url)
 
-    return k.eventually(probe, timeout=60, what="consent URL on the credential and every grant")
+    return k.eventually(probe, timeout=60, what="consent URL on the credential, every grant waiting")
 
 
 def assert_created_once_after(emu: Any, consent_seq_time: float, delay: float) -> None:
@@ -67,7 +76,7 @@ def test_microsoft_full_flow_through_the_callback(
 ) -> None:
     k.apply(kubectl, namespace, microsoft_objects(emulator))
     k.wait_condition(kubectl, namespace, "nylasconnector", "microsoft", "Ready")
-    url = consent_url_everywhere(kubectl, namespace)
+    url = consent_url_on_credential(kubectl, namespace)
     cred = k.get(kubectl, namespace, "nylascredential", "contoso")
     assert cred is not None and cred["status"]["phase"] == "AwaitingConsent"
     assert k.condition(cred, "ConsentGranted")["reason"] == "AwaitingConsent"  # type: ignore[index]

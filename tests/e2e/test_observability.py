@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import nylas_operator
 from e2e import kube as k
-from e2e.test_microsoft import MAILBOXES, OPERATOR_DELAY, consent_url_everywhere, microsoft_objects
+from e2e.test_microsoft import MAILBOXES, OPERATOR_DELAY, consent_url_on_credential, microsoft_objects
 from fixtures.controlplane import install_crds
 from fixtures.operator import OperatorProcess
 from nylas_operator.devcluster.build import ensure_binaries
@@ -140,7 +140,7 @@ def test_metrics_logs_and_events_over_a_microsoft_flow(
             namespace,
             [*microsoft_objects(emulator), k.secret("wrong-key", {"apiKey": WRONG_KEY}), broken],
         )
-        url = consent_url_everywhere(kubectl, namespace)
+        url = consent_url_on_credential(kubectl, namespace)
 
         # Objects by phase come from the watch, with no LIST per scrape.
         awaiting = {"kind": "ServiceAccountGrant", "phase": "AwaitingConsent"}

@@ -103,6 +103,7 @@ nylas-operator-canary
 - --log-level={{ .Values.operator.logLevel }}
 - --log-format={{ .Values.operator.logFormat }}
 - --scope-cache-delay={{ .Values.operator.scopeCacheDelay }}
+- --consent-state-ttl={{ .Values.operator.consentStateTtl }}
 - --drift-interval={{ .Values.operator.driftInterval }}
 - --nylas-rate={{ .Values.operator.nylasRate }}
 - --nylas-burst={{ .Values.operator.nylasBurst }}

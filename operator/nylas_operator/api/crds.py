@@ -137,9 +137,6 @@ KINDS: tuple[KindInfo, ...] = (
             ),
             _REASON_COL,
             _column("Credential", ".spec.credentialRef.name", "The NylasCredential used.", priority=1),
-            _column(
-                "Consent-URL", ".status.consentUrl", "The admin-consent URL this grant waits for.", priority=1
-            ),
             _AGE,
         ),
     ),

@@ -101,9 +101,6 @@ class ServiceAccountGrantStatus(CamelModel):
         description="The scope set the Nylas grant was last authenticated with ('default' or a hash of "
         "the scopes, as in the credential's status.consent); a different set is re-authenticated.",
     )
-    consent_url: str | None = Field(
-        default=None, description="Microsoft: the admin-consent URL this grant waits for."
-    )
     eligible_at: str | None = Field(
         default=None, description="Microsoft: the grant is created no earlier than this time (RFC 3339)."
     )

@@ -83,9 +83,9 @@ class ConsentRecorder(Protocol):
     """Records an outcome for the credential whose stored state hash equals ``state_hash``.
 
     Must answer ``RecordResult.refused()`` for unknown, already used (replayed) and expired states
-    alike, and consume the state (single use) when it accepts a grant. For a refusal by the provider
-    it may keep the state (so the admin can retry the same consent URL) or issue a new URL; the
-    decision is the recorder's. Raise only for infrastructure
+    alike, and consume the state (single use) when it accepts a grant, exactly once under concurrent
+    callbacks. A refusal by the provider keeps the state (anyone holding the URL can send one; the
+    admin retries the same consent URL) and never replaces a grant. Raise only for infrastructure
     failures (apiserver unreachable): the endpoint then answers 503 and the state stays usable.
     For an accepted refusal by the provider (``outcome.granted`` false) ``grants_after`` is None.
     """

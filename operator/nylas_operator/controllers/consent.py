@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from typing import Any
 
 from nylas_operator.api.common import parse_duration
 from nylas_operator.api.conditions import now_rfc3339, parse_rfc3339
+from nylas_operator.api.credential import COMMON_TENANT, SHARED_TENANTS
 from nylas_operator.consent.recording import ConsentOutcome, RecordResult
 from nylas_operator.consent.tokens import hashes_equal, is_state_hash
 from nylas_operator.kube import CREDENTIALS, Kube
@@ -103,8 +105,82 @@ class ConsentIndex:
                 )
 
 
+WRITE_ATTEMPTS = 8
+"""Guarded writes a callback tries before it gives up (each after a fresh read): other callbacks
+for the same credential (e.g. a flood of forged refusals) can make a write conflict, never win."""
+
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def tenant_matches(expected: str | None, returned: str | None) -> bool:
+    """Whether the ``tenant`` a redirect names may record consent for a credential of ``expected``.
+
+    A shared alias ('common', ...) names no customer: any tenant may consent. A tenant id (GUID)
+    must come back exactly (case-insensitive). A domain name cannot be mapped to Microsoft's tenant
+    id without asking Microsoft, so a returned tenant id is accepted for it, any other name only if
+    it equals the domain (docs/security.md: name the tenant by id to get the full check).
+    """
+    wanted = (expected or COMMON_TENANT).strip().lower()
+    if wanted in SHARED_TENANTS:
+        return True
+    got = (returned or "").strip().lower()
+    if not got:
+        return False
+    if got == wanted:
+        return True
+    return _GUID.fullmatch(wanted) is None and _GUID.fullmatch(got) is not None
+
+
+def pending_grant(annotations: Mapping[str, str], key: str, state_hash: str) -> bool:
+    """A granted outcome for this state is written and waits for the operator: the state is used."""
+    raw = annotations.get(RESULT_ANNOTATION_PREFIX + key)
+    try:
+        value = json.loads(raw) if raw else None
+    except ValueError:
+        return False
+    return (
+        isinstance(value, dict)
+        and value.get("granted") is True
+        and hashes_equal(str(value.get("stateHash") or ""), state_hash)
+    )
+
+
+def callback_admissible(
+    body: Mapping[str, Any] | None, key: str, state_hash: str, outcome: ConsentOutcome, now: datetime
+) -> bool:
+    """Whether a callback naming ``state_hash`` may write its outcome into the credential ``body``.
+
+    Pure: the one place that says why a callback is refused (all refusals look the same outside).
+    The state must be the current, unexpired state of a record not yet granted, no grant for it may
+    be waiting for the operator, and on a credential bound to a tenant the redirect's tenant must be
+    that tenant (a grant must name one; a refusal may name none).
+    """
+    if body is None:
+        return False
+    record = find_record(dict(body.get("status") or {}), key)
+    if (
+        record is None
+        or record.get("grantedAt")
+        or not hashes_equal(str(record.get("stateHash") or ""), state_hash)
+        or state_expired(record, now)
+    ):
+        return False
+    annotations = dict((body.get("metadata") or {}).get("annotations") or {})
+    if pending_grant(annotations, key, state_hash):
+        return False
+    tenant = ((body.get("spec") or {}).get("adminConsent") or {}).get("tenant")
+    if outcome.granted or outcome.tenant is not None:
+        return tenant_matches(tenant, outcome.tenant)
+    return True
+
+
 class Recorder:
-    """The callback's ``ConsentRecorder``: every kind of miss is the same ``refused()``."""
+    """The callback's ``ConsentRecorder``: every kind of miss is the same ``refused()``.
+
+    A refusal by the provider never uses up the state (anyone holding the URL can send one, and the
+    administrator must be able to retry the same link); a grant does, once: its write is guarded by
+    the credential's resourceVersion, so of concurrent callbacks with one state exactly one wins.
+    """
 
     def __init__(self, kube: Kube, index: ConsentIndex, *, default_delay: timedelta, clock: Any) -> None:
         self._kube = kube
@@ -117,44 +193,59 @@ class Recorder:
         if entry is None or state_hash in self._index.used:
             return RecordResult.refused()
         namespace, name, key = entry
-        body = await self._kube.get_object(CREDENTIALS, namespace, name)  # KubeError → 503, state kept
-        record = find_record(dict((body or {}).get("status") or {}), key)
-        now: datetime = self._clock()
-        if (
-            body is None
-            or record is None
-            or record.get("grantedAt")
-            or not hashes_equal(str(record.get("stateHash") or ""), state_hash)
-            or state_expired(record, now)
-        ):
-            return RecordResult.refused()
-        value: dict[str, Any] = {
-            "stateHash": state_hash,
-            "at": now_rfc3339(ceil_second(now)),
-            "granted": outcome.granted,
-        }
-        if not outcome.granted:
-            value.update(error=outcome.error or "access_denied", errorDescription=outcome.error_description)
-        patched = await self._kube.annotate(
-            CREDENTIALS, namespace, name, {RESULT_ANNOTATION_PREFIX + key: json.dumps(value)}
+        for _ in range(WRITE_ATTEMPTS):
+            body = await self._kube.get_object(CREDENTIALS, namespace, name)  # KubeError → 503, state kept
+            now: datetime = self._clock()
+            if body is None or not callback_admissible(body, key, state_hash, outcome, now):
+                return RecordResult.refused()
+            written = await self._kube.annotate_if_unchanged(
+                CREDENTIALS,
+                namespace,
+                name,
+                {RESULT_ANNOTATION_PREFIX + key: json.dumps(_result_value(state_hash, outcome, now))},
+                str(body["metadata"].get("resourceVersion") or ""),
+            )
+            if written is None:
+                return RecordResult.refused()
+            if written:
+                return self._accepted(body, state_hash, outcome, now)
+        log.warning(
+            "consent callback for %s/%s gave up after %d conflicting writes", namespace, name, WRITE_ATTEMPTS
         )
-        if not patched:
-            return RecordResult.refused()
-        self._index.used.add(state_hash)
-        self._index.forget(state_hash)
+        return RecordResult.refused()
+
+    def _accepted(
+        self, body: Mapping[str, Any], state_hash: str, outcome: ConsentOutcome, now: datetime
+    ) -> RecordResult:
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         log.info(
             "consent %s recorded for NylasCredential %s/%s",
             "grant" if outcome.granted else "refusal",
             namespace,
             name,
         )
-        if not outcome.granted:
+        if not outcome.granted:  # the state stays usable: a refusal is shown, never final
             return RecordResult(accepted=True, display_name=f"{namespace}/{name}")
-        spec = (body.get("spec") or {}) if body else {}
+        self._index.used.add(state_hash)
+        self._index.forget(state_hash)
+        spec = body.get("spec") or {}
         delay = delay_of(spec.get("scopeCacheDelay"), default=self._default_delay)
         return RecordResult(
             accepted=True, grants_after=ceil_second(now) + delay, display_name=f"{namespace}/{name}"
         )
+
+
+def _result_value(state_hash: str, outcome: ConsentOutcome, now: datetime) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "stateHash": state_hash,
+        "at": now_rfc3339(ceil_second(now)),
+        "granted": outcome.granted,
+    }
+    if outcome.tenant:
+        value["tenant"] = outcome.tenant
+    if not outcome.granted:
+        value.update(error=outcome.error or "access_denied", errorDescription=outcome.error_description)
+    return value
 
 
 def state_expired(record: Mapping[str, Any], now: datetime) -> bool:

@@ -92,7 +92,7 @@ def plan_consent(
     for annotation, raw in annotations.items():
         if annotation.startswith(RESULT_ANNOTATION_PREFIX):
             plan.remove_annotations.append(annotation)
-            _apply_outcome(plan, by_key, annotation[len(RESULT_ANNOTATION_PREFIX) :], raw, delay)
+            _apply_outcome(plan, by_key, annotation[len(RESULT_ANNOTATION_PREFIX) :], raw, delay, now)
     manual = annotations.get(ADMIN_CONSENT_ANNOTATION, "").strip().lower() == "granted"
     for key, scopes in needed.items():
         record = by_key.get(key) or {"scopeSet": key, "scopes": sorted(set(scopes)) if scopes else None}
@@ -111,28 +111,51 @@ def plan_consent(
     return plan
 
 
+RESULT_LAG = timedelta(minutes=2)
+"""How long before the operator reads it a callback outcome may say it happened: the callback's
+write reaches the operator within seconds; an older time (a restart in between) is counted from
+``now - RESULT_LAG``, which only lengthens the settle wait."""
+
+
+def result_time(at: datetime, record: Mapping[str, Any], now: datetime) -> datetime:
+    """The consent time an outcome annotation may claim, clamped: never after ``now`` (a future
+    time would lengthen the wait as the writer likes), never before the state's URL was issued nor
+    more than ``RESULT_LAG`` before ``now`` (a past time would shorten the settle wait)."""
+    earliest = now - RESULT_LAG
+    requested = record.get("requestedAt")
+    if requested:
+        earliest = max(earliest, c.parse_rfc3339(str(requested)))
+    return min(max(at, earliest), now)
+
+
 def _apply_outcome(
-    plan: ConsentPlan, by_key: dict[Any, dict[str, Any]], key: str, raw: str, delay: timedelta
+    plan: ConsentPlan, by_key: dict[Any, dict[str, Any]], key: str, raw: str, delay: timedelta, now: datetime
 ) -> None:
-    """One callback outcome (annotation ``consent-<set>``), if it answers the current state."""
+    """One callback outcome (annotation ``consent-<set>``), if it answers the current state.
+
+    The annotation is the operator's own channel, never trusted as more than "the state's holder
+    said so": it must name the record's current state hash, its time is clamped (``result_time``),
+    and a refusal is only shown: the state and its URL stay valid, so a forged refusal blocks
+    nothing and the administrator retries the same link.
+    """
     record = by_key.get(key)
     try:
         outcome = json.loads(raw)
         at = c.parse_rfc3339(outcome["at"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return
-    if record is None or record.get("grantedAt") or record.get("stateHash") != outcome.get("stateHash"):
+    if not isinstance(outcome, dict) or record is None or record.get("grantedAt"):
+        return
+    if not record.get("stateHash") or record.get("stateHash") != outcome.get("stateHash"):
         return  # stale: a newer URL replaced that state
-    if outcome.get("granted"):
-        _grant(record, at, "callback", delay)
+    if outcome.get("granted") is True:
+        _grant(record, ceil_second(result_time(at, record, now)), "callback", delay)
         plan.events.append(("Normal", "ConsentGranted", f"admin consent recorded for scope set {key}"))
         return
     description = outcome.get("errorDescription")
     record.update(
         error=str(outcome.get("error") or "access_denied")[:128],
         errorDescription=str(description)[:1024] if description else None,
-        stateHash=None,
-        consentUrl=None,
     )
     plan.events.append(
         ("Warning", "ConsentDenied", f"admin consent refused for scope set {key}: {record['error']}")
@@ -202,7 +225,10 @@ def _consent_granted(
     if denied:
         r = denied[0]
         detail = f"{r['error']}: {r['errorDescription']}" if r.get("errorDescription") else r["error"]
-        message = f"the administrator refused consent ({detail}); a new consent URL is in status.consent"
+        message = (
+            f"the administrator refused consent ({detail}); the consent URL in status.consent still "
+            "works: open it again once the problem is fixed"
+        )
         report.condition(c.CONSENT_GRANTED, False, c.Reason.CONSENT_DENIED, message)
     elif pending:
         hint = (

@@ -160,7 +160,7 @@ def consent_gate(facts: GrantFacts, report: Report, scope_set: str) -> GrantPlan
     if 0 < ahead <= SETTLE_QUIET and facts.old.get("phase") != c.CONSENT_SETTLING:
         report.wake(ahead + TIMER_SLACK, "eligible")  # nothing shown: the next status is Ready
         return GrantPlan("settle")
-    report.set(consent_url=None, eligible_at=c.now_rfc3339(eligible))
+    report.set(eligible_at=c.now_rfc3339(eligible))
     report.condition(c.CONSENT_GRANTED, True, c.Reason.CONSENT_GRANTED)
     if ahead <= 0:
         report.condition(c.CONSENT_SETTLED, True, c.Reason.CONSENT_SETTLED)
@@ -173,9 +173,14 @@ def consent_gate(facts: GrantFacts, report: Report, scope_set: str) -> GrantPlan
 
 
 def _awaiting(facts: GrantFacts, report: Report, record: Mapping[str, Any] | None) -> None:
-    report.set(consent_url=(record or {}).get("consentUrl"), eligible_at=None)
+    # The consent URL (its state records consent) stays on the credential: whoever may read
+    # grants is not thereby an approver (docs/security.md).
+    report.set(eligible_at=None)
     if record and record.get("error"):
-        message = f"admin consent was refused ({record['error']}); see the credential for a new URL"
+        message = (
+            f"admin consent was refused ({record['error']}); "
+            f"see NylasCredential {facts.credential.name!r} for its consent URL"
+        )
         report.condition(c.CONSENT_GRANTED, False, c.Reason.CONSENT_DENIED, message)
     else:
         message = f"waiting for admin consent on NylasCredential {facts.credential.name!r}"

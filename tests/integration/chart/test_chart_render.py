@@ -181,6 +181,7 @@ def test_default_deployment_is_one_restricted_recreated_replica(tmp_path: Path) 
         "--log-level=info",
         "--log-format=json",
         "--scope-cache-delay=5m",
+        "--consent-state-ttl=1h",
         "--drift-interval=30m",
         "--nylas-rate=50",
         "--nylas-burst=10",

@@ -145,7 +145,13 @@ def test_crd_names_and_columns() -> None:
         for c in by_kind["ServiceAccountGrant"]["spec"]["versions"][0]["additionalPrinterColumns"]
     }
     assert grant_columns["Grant"]["jsonPath"] == ".status.grantId"
-    assert grant_columns["Consent-URL"]["priority"] == 1
+    assert "Consent-URL" not in grant_columns  # the URL stays on the credential (docs/security.md)
+    assert (
+        "consentUrl"
+        not in by_kind["ServiceAccountGrant"]["spec"]["versions"][0]["schema"]["openAPIV3Schema"][
+            "properties"
+        ]["status"]["properties"]
+    )
     assert "priority" not in grant_columns["Eligible"]
 
 

@@ -147,9 +147,19 @@ def test_the_consent_url_never_reaches_argo_cd() -> None:
     status = st(
         "AwaitingConsent", ready("False", "AwaitingConsent"), consentUrl="https://x/auth?state=SECRET"
     )
-    health = evaluate(obj(status=status))
+    health = evaluate(obj("NylasCredential", status=status))
     assert "SECRET" not in health.message
-    assert "status.consentUrl" in health.message
+    assert "status.consentUrl of this object" in health.message
+
+
+def test_a_waiting_grant_points_at_its_credential() -> None:
+    body = obj(status=st("AwaitingConsent", ready("False", "AwaitingConsent")))
+    body["spec"] = {"credentialRef": {"name": "contoso"}}
+    health = evaluate(body)
+    assert health.status == "Suspended"
+    assert "status.consentUrl of NylasCredential contoso" in health.message
+    del body["spec"]["credentialRef"]
+    assert "of its NylasCredential" in evaluate(body).message
 
 
 def test_an_object_without_metadata_generation_is_judged_by_its_status() -> None:

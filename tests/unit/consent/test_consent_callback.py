@@ -239,6 +239,8 @@ async def test_raw_state_never_logged_even_with_access_log(
     from aiohttp import web
 
     caplog.set_level(logging.DEBUG)
+    # configure_logging (run by other tests in this process) quiets the access log to WARNING.
+    caplog.set_level(logging.DEBUG, logger="aiohttp.access")
     # Serve with aiohttp's access log ON (the default of a plain AppRunner) to prove the scrubber.
     runner = web.AppRunner(make_callback_app(recorder))
     await runner.setup()

@@ -18,6 +18,7 @@ from nylas_operator.controllers import consent
 from nylas_operator.controllers import decide_credential as d
 from nylas_operator.controllers.references import Unresolved
 from nylas_operator.controllers.status import Report
+from nylas_operator.settings import ConsentSettings
 
 NOW = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
 DELAY = timedelta(minutes=5)
@@ -96,8 +97,14 @@ def test_without_a_callback_url_no_state_is_kept() -> None:
     assert "stateHash" not in record and "consentUrl" not in record and record["requestedAt"] == at(0)
 
 
+def issued(ago: timedelta = timedelta(minutes=10)) -> dict[str, Any]:
+    """A pending record whose URL was issued ``ago`` before NOW."""
+    (pending,) = plan([], now=NOW - ago).records
+    return pending
+
+
 def test_a_callback_outcome_is_applied_once_with_an_event_and_its_annotation_removed() -> None:
-    (pending,) = plan([]).records
+    pending = issued()
     result = plan([pending], outcome(pending["stateHash"]))
     (record,) = result.records
     assert record["grantedAt"] == at(-30) and record["settledAt"] == at(270)
@@ -113,11 +120,99 @@ def test_an_unreadable_outcome_is_removed_and_ignored() -> None:
     assert "grantedAt" not in result.records[0] and result.remove_annotations
 
 
-def test_a_refusal_is_recorded_with_a_warning() -> None:
-    (pending,) = plan([]).records
+def test_a_refusal_is_shown_with_a_warning_and_the_same_url_still_works() -> None:
+    pending = issued()
     result = plan([pending], outcome(pending["stateHash"], granted=False, error="access_denied"))
-    assert result.records[0]["error"] == "access_denied"
+    (refused,) = result.records
+    assert refused["error"] == "access_denied"
     assert [e[:2] for e in result.events] == [("Warning", "ConsentDenied")]
+    # Not burnt: the URL and its state stay, and a later grant with that state is recorded.
+    assert (refused["stateHash"], refused["consentUrl"]) == (pending["stateHash"], pending["consentUrl"])
+    assert refused["expiresAt"] == pending["expiresAt"]
+    (granted,) = plan([refused], outcome(pending["stateHash"])).records
+    assert granted["grantedAt"] == at(-30) and "error" not in granted and "stateHash" not in granted
+
+
+def test_a_refusal_never_undoes_a_grant() -> None:
+    pending = issued()
+    (granted,) = plan([pending], outcome(pending["stateHash"])).records
+    result = plan([granted], outcome(pending["stateHash"], granted=False, error="forged"))
+    assert result.records[0]["grantedAt"] == at(-30) and "error" not in result.records[0]
+    assert result.events == [] and result.remove_annotations
+
+
+# The annotation is the operator's own channel: it is never believed beyond "the holder of the
+# current state said so". Times are clamped to [max(requestedAt, now - RESULT_LAG), now].
+FORGED = [
+    # name, annotation value (None: the record's state hash) → grantedAt (None: nothing recorded)
+    ("a time far in the past", {"at": "2000-01-01T00:00:00Z"}, at(-120)),
+    ("a time before the URL was issued", {"at": at(-3600)}, at(-120)),
+    ("a time far in the future", {"at": "2999-01-01T00:00:00Z"}, at(0)),
+    ("a time a little in the future", {"at": at(30)}, at(0)),
+    ("a time within the lag", {"at": at(-90)}, at(-90)),
+    ("another state hash", {"stateHash": "0" * 64}, None),
+    ("no state hash", {"stateHash": None}, None),
+    ("granted as a string", {"granted": "true"}, "refusal"),
+    ("no time", {"at": None}, None),
+    ("a time that is not one", {"at": "yesterday"}, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "granted_at"), [f[1:] for f in FORGED], ids=[f[0] for f in FORGED])
+def test_a_forged_or_odd_result_annotation_changes_nothing_it_should_not(
+    change: dict[str, Any], granted_at: str | None
+) -> None:
+    pending = issued(timedelta(minutes=30))
+    value = {"stateHash": pending["stateHash"], "at": at(-30), "granted": True, **change}
+    annotation = consent.RESULT_ANNOTATION_PREFIX + "default"
+    result = plan([pending], {annotation: json.dumps(value)})
+    (record,) = result.records
+    assert annotation in result.remove_annotations  # always consumed
+    if granted_at is None:
+        assert record == pending and result.events == []
+    elif granted_at == "refusal":  # only a JSON true grants; anything else is at most a refusal
+        assert "grantedAt" not in record and record["stateHash"] == pending["stateHash"]
+    else:
+        assert record["grantedAt"] == granted_at
+        assert record["settledAt"] == c.now_rfc3339(c.parse_rfc3339(granted_at) + DELAY)
+
+
+def test_an_annotation_that_is_not_an_object_changes_nothing() -> None:
+    pending = issued()
+    for raw in ("[]", '"granted"', "null", "42"):
+        result = plan([pending], {consent.RESULT_ANNOTATION_PREFIX + "default": raw})
+        assert result.records == [pending] and result.events == []
+
+
+def test_an_expired_url_is_reissued_and_the_old_state_no_longer_counts() -> None:
+    """Through the clock alone: the run the scheduler starts at expiresAt issues a fresh state."""
+    ttl = ConsentSettings().state_ttl
+    assert ttl == timedelta(hours=1)  # the default: short, the URL is readable by every reader
+    (first,) = d.plan_consent(
+        old_records=[], needed={"default": None}, annotations={}, now=NOW, delay=DELAY,
+        state_ttl=ttl, make_url=lambda state, _: f"https://login.example/?state={state}",
+    ).records  # fmt: skip
+    assert first["expiresAt"] == at(3600)
+    r = report()
+    d.report_consent(r, [first], has_callback=True)
+    assert r.wake_after == 3601.0  # the scheduler looks again just after the expiry
+    later = NOW + timedelta(seconds=3601)
+    (second,) = d.plan_consent(
+        old_records=[first], needed={"default": None}, annotations={},
+        now=later, delay=DELAY, state_ttl=ttl,
+        make_url=lambda state, _: f"https://login.example/?state={state}",
+    ).records  # fmt: skip
+    assert second["stateHash"] != first["stateHash"] and second["consentUrl"] != first["consentUrl"]
+    assert second["expiresAt"] == c.now_rfc3339(later + ttl) and "grantedAt" not in second
+    # An outcome for the replaced state is stale: it changes nothing.
+    stale = plan([second], outcome(first["stateHash"]), now=later)
+    assert stale.records == [second] and stale.events == []
+    # Before the expiry the same URL is kept.
+    (same,) = d.plan_consent(
+        old_records=[first], needed={"default": None}, annotations={}, now=NOW + timedelta(seconds=3599),
+        delay=DELAY, state_ttl=ttl, make_url=lambda state, _: f"https://login.example/?state={state}",
+    ).records  # fmt: skip
+    assert same["stateHash"] == first["stateHash"]
 
 
 # -- what the records mean ------------------------------------------------------------------------

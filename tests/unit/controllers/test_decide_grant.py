@@ -6,6 +6,7 @@ reason the grant decides, every consent and settle transition, every drift and e
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -252,7 +253,7 @@ def test_consent_gate(
     assert report.wake_after == pytest.approx(wake)
     if step == "settle":
         shown = report.status_patch()  # nothing new about consent to show
-        assert not {"phase", "conditions", "eligibleAt", "consentUrl"} & set(shown)
+        assert not {"phase", "conditions", "eligibleAt"} & set(shown)
 
 
 def test_a_scope_set_the_credential_never_saw_wakes_it() -> None:
@@ -262,12 +263,17 @@ def test_a_scope_set_the_credential_never_saw_wakes_it() -> None:
     assert not plan.wake_credential
 
 
-def test_the_consent_url_is_mirrored_while_waiting_and_cleared_once_granted() -> None:
-    url = "https://login.example/x"
-    _, waiting = run(Case(consent=[record(consentUrl=url)]))
-    assert waiting.fields["consentUrl"] == url and waiting.fields["eligibleAt"] is None
-    _, settling = run(Case(consent=[record(grantedAt=at(0))], old={"consentUrl": url}))
-    assert settling.fields["consentUrl"] is None and settling.fields["eligibleAt"] == at(300)
+def test_the_consent_url_stays_on_the_credential() -> None:
+    """A grant's readers are not approvers: the URL (its state records consent) is never copied."""
+    url = "https://login.example/x?state=SECRET"
+    for records in ([record(consentUrl=url)], [record(consentUrl=url, error="access_denied")]):
+        _, waiting = run(Case(consent=records))
+        assert "SECRET" not in json.dumps(waiting.status_patch())
+        assert "consentUrl" not in waiting.fields and waiting.fields["eligibleAt"] is None
+        cond = c.find_condition(waiting.conditions, c.CONSENT_GRANTED)
+        assert cond is not None and "NylasCredential" in cond["message"]
+    _, settling = run(Case(consent=[record(grantedAt=at(0))]))
+    assert "consentUrl" not in settling.fields and settling.fields["eligibleAt"] == at(300)
 
 
 def test_settle_uses_the_grant_delay_then_the_credential_default() -> None:

@@ -88,9 +88,19 @@ end
 
 if phase == "AwaitingConsent" or (phase == nil and ready ~= nil and ready.reason == "AwaitingConsent") then
   -- The consent URL carries the state token: do not copy it into Argo CD's UI; say where it is.
+  -- Only the credential shows it (a grant's readers are not thereby approvers).
   hs.status = "Suspended"
-  hs.message = "Awaiting admin consent: read status.consentUrl of this object, open it as a tenant "
-    .. "administrator, or annotate nylas-operator.io/admin-consent=granted"
+  local where = "of this object"
+  if obj.kind == "ServiceAccountGrant" then
+    local ref = obj.spec and obj.spec.credentialRef
+    if ref ~= nil and ref.name ~= nil then
+      where = "of NylasCredential " .. ref.name
+    else
+      where = "of its NylasCredential"
+    end
+  end
+  hs.message = "Awaiting admin consent: read status.consentUrl " .. where .. ", open it as a tenant "
+    .. "administrator, or annotate it nylas-operator.io/admin-consent=granted"
   return hs
 end
 
