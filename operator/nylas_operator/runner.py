@@ -512,8 +512,10 @@ def tune_kopf(settings: kopf.OperatorSettings, processing: ProcessingSettings) -
     # An idle worker keeps the last body it handled until it exits: with many objects listed at
     # once (a restart at 10k grants) a long idle time holds thousands of bodies together and the
     # allocator keeps that high-water mark for good (RSS 270 MB instead of 125 MB at 10k). A
-    # worker that exits is restarted by the next event of its object.
-    settings.queueing.idle_timeout = 1
+    # worker that exits is restarted by the next event of its object. An idle worker also holds
+    # one of the ``worker_limit`` slots, so the resume pass runs at most worker_limit / idle_timeout
+    # objects per second (1,000 / 1 s set a floor of 10 s on the resume of 10,000 grants).
+    settings.queueing.idle_timeout = 0.2
     # At most this many objects per kind are processed at once; the others wait with just their
     # latest event. A bulk apply of thousands of grants otherwise has every one of them waiting
     # inside its handler for the Nylas budget, each holding a full handler context, and the
