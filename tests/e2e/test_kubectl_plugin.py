@@ -64,6 +64,9 @@ def test_status_approve_and_wait_with_the_operator(
     assert settling, progress
     assert "(next grant eligible at " in settling[0]
 
+    # `wait` follows the grants; the credential reports its own end of the settle wait on its
+    # own wake-up, a moment after the grants may have been created.
+    k.wait_condition(kubectl, namespace, "nylascredential", "contoso", "Ready", "True", timeout=60)
     done = plugin("status", "-n", namespace)
     assert "→" not in done.stdout  # nothing left to do anywhere
     bodies = [k.get(kubectl, namespace, "serviceaccountgrant", f"mailbox-{i}") for i in range(len(MAILBOXES))]
