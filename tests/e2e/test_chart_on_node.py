@@ -485,7 +485,7 @@ def test_two_replicas_sigkill_of_the_leader_the_standby_takes_over(scenario: Sce
     # Work in flight when the leader dies.
     journal_before = scenario.emu.journal()
     after_seq = journal_before[-1].seq if journal_before else 0
-    before = [k.grant(f"failover-{i}", "example-workspace", f"failover-{i}@example.com") for i in range(6)]
+    before = [k.grant(f"failover-{i}", "example-workspace", f"failover-{i}@example.com") for i in range(8)]
     k.apply(kc, "ex-google", before)
 
     def created_by(identity: str) -> list[Any]:
@@ -503,7 +503,7 @@ def test_two_replicas_sigkill_of_the_leader_the_standby_takes_over(scenario: Sce
     assert f"POD_NAME={leader}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     os.kill(pid, signal.SIGKILL)
     killed = time.time()
-    after = [k.grant(f"failover-{i}", "example-workspace", f"failover-{i}@example.com") for i in (6, 7)]
+    after = [k.grant(f"failover-{i}", "example-workspace", f"failover-{i}@example.com") for i in (8, 9)]
     k.apply(kc, "ex-google", after)
 
     new_identity = k.eventually(
@@ -536,10 +536,13 @@ def test_two_replicas_sigkill_of_the_leader_the_standby_takes_over(scenario: Sce
     first_write = min(e.time for e in by_new) - killed
     # The grants applied after the kill were created by the new leader.
     late = {e.email for e in created_by(new_identity)}
-    assert {"failover-6@example.com", "failover-7@example.com"} <= late, late
+    assert {"failover-8@example.com", "failover-9@example.com"} <= late, late
+    # It also finished what the old leader had not reached (the kill interrupted work).
+    interrupted = late - {"failover-8@example.com", "failover-9@example.com"}
+    assert interrupted, "the old leader had created every grant before the kill"
     assert not [e for e in writes if f"({leader_identity})" in (e.user_agent or "") and e.time > killed]
     creates = Counter(e.email for e in writes if e.method == "POST" and e.path == "/v3/connect/custom")
-    assert creates == Counter({f"failover-{i}@example.com": 1 for i in range(8)}), creates
+    assert creates == Counter({f"failover-{i}@example.com": 1 for i in range(10)}), creates
     assert_no_nylas_write_twice(scenario.emu.journal())
 
     # The killed container is restarted by kubelet, as a standby of the new leader.
@@ -555,7 +558,8 @@ def test_two_replicas_sigkill_of_the_leader_the_standby_takes_over(scenario: Sce
     restarted = k.get(kc, ns, "pod", leader)
     assert restarted is not None and restarted["status"]["containerStatuses"][0]["restartCount"] == 1
     print(
-        f"failover on the node: Lease taken {taken:.1f}s, first Nylas write {first_write:.1f}s after SIGKILL"
+        f"failover on the node: Lease taken {taken:.1f}s, first Nylas write {first_write:.1f}s after SIGKILL;"
+        f" of {len(before)} grants applied before it, {len(interrupted)} created by the new leader"
     )
 
 
