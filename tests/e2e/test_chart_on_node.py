@@ -4,7 +4,9 @@ One scenario in order (the tests share the release): `helm install` with the bui
 Pod is Ready through its own probes; both examples reach Ready (Microsoft with consent through the
 callback served by the Pod); JSON logs without secrets; `helm upgrade` to a new tag (the old Pod is
 gone before the new one exists, no Nylas write twice); `helm uninstall` (CRDs kept, no stuck
-finalizer, Nylas state as each deletion policy says); then `kubectl apply -k deploy/`.
+finalizer, Nylas state as each deletion policy says); then `kubectl apply -k deploy/`. Before the
+uninstall, `replicas: 2` with leader election: SIGKILL of the leader's process on the host, the
+standby takes over within the Lease duration, nothing is written to Nylas twice.
 
 Select with ``pytest -m node``. Needs root and the Debian packages of docs/development.md ("A node").
 The node has no CNI: the Pod uses the host network (``node-values.yaml``) and reaches the apiserver
@@ -17,11 +19,13 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,6 +282,15 @@ def _writes(entries: list[Any]) -> list[Any]:
     return [e for e in entries if e.method in WRITES]
 
 
+def assert_no_nylas_write_twice(journal: list[Any]) -> None:
+    """Over the whole run: every grant was created once, and each example's connector once."""
+    everything = _writes(journal)
+    emails = [e.email for e in everything if e.path == "/v3/connect/custom"]
+    assert len(emails) == len(set(emails)), emails
+    connector_creates = [e for e in everything if e.method == "POST" and e.path == "/v3/connectors"]
+    assert len(connector_creates) == 2, connector_creates
+
+
 def test_helm_upgrade_removes_the_old_pod_before_the_new_one_acts(
     scenario: Scenario, retag_image: Callable[[str], str]
 ) -> None:
@@ -319,12 +332,235 @@ def test_helm_upgrade_removes_the_old_pod_before_the_new_one_acts(
     after = scenario.emu.journal(after=journal_before[-1].seq if journal_before else 0)
     created = [e for e in _writes(after) if e.path == "/v3/connect/custom"]
     assert [e.email for e in created] == ["carol@example.com"], [(e.method, e.path) for e in _writes(after)]
-    # Over the whole run: every grant was created once, and nothing else was written twice.
-    everything = _writes(scenario.emu.journal())
-    emails = [e.email for e in everything if e.path == "/v3/connect/custom"]
-    assert len(emails) == len(set(emails)), emails
-    connector_creates = [e for e in everything if e.method == "POST" and e.path == "/v3/connectors"]
-    assert len(connector_creates) == 2, connector_creates
+    assert_no_nylas_write_twice(scenario.emu.journal())
+
+
+# Short Lease timings for the failover test, through the chart's leaderElection values.
+LEASE, RENEW, RETRY = 6.0, 4.0, 1.0
+OTHER_REPLICA = f"{RELEASE}-other-ports"
+
+
+def lease_spec(scenario: Scenario) -> dict[str, Any]:
+    out = scenario.kubectl("get", "lease", RELEASE, "-n", scenario.namespace, "-o", "json", check=False)
+    return dict(json.loads(out)["spec"]) if out.strip() else {}
+
+
+def readyz(port: int) -> dict[str, Any] | None:
+    """The JSON of a replica's /readyz on its host port, or None while it does not answer 200."""
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=3)
+    except httpx.HTTPError:
+        return None
+    return dict(response.json()) if response.status_code == 200 else None
+
+
+def unschedulable_for_ports(pod: dict[str, Any]) -> bool:
+    return any(
+        c["type"] == "PodScheduled"
+        and c.get("reason") == "Unschedulable"
+        and "free ports" in c.get("message", "")
+        for c in pod["status"].get("conditions") or []
+    )
+
+
+def replica_on_other_ports(template: dict[str, Any], ports: dict[str, int]) -> dict[str, Any]:
+    """A Pod of the ReplicaSet's template, verbatim but for its host ports (health, metrics) and
+    without the pod-template-hash label (added once the scheduler has placed it, for adoption)."""
+    labels = {k_: v for k_, v in template["metadata"]["labels"].items() if k_ != "pod-template-hash"}
+    spec = json.loads(json.dumps(template["spec"]))
+    (container,) = spec["containers"]
+    listen = {"--health-listen": "health", "--metrics-listen": "metrics"}
+    args = []
+    for arg in container["args"]:
+        flag = arg.split("=", 1)[0]
+        args.append(f"{flag}=0.0.0.0:{ports[listen[flag]]}" if flag in listen else arg)
+    container["args"] = args
+    for port in container["ports"]:  # with hostNetwork, hostPort is containerPort
+        port["containerPort"] = port["hostPort"] = ports[port["name"]]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": OTHER_REPLICA,
+            "labels": labels,
+            "annotations": template["metadata"].get("annotations") or {},
+        },
+        "spec": spec,
+    }
+
+
+def operator_pid(container_id: str) -> int:
+    """The operator's process on the host: in the container's cgroup, running `nylas-operator run`."""
+    cid = container_id.split("://", 1)[-1]
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (
+                    cid in (proc / "cgroup").read_text()
+                    and b"nylas-operator\0run" in (proc / "cmdline").read_bytes()
+                ):
+                    found.append(int(proc.name))
+    assert len(found) == 1, f"processes of container {cid}: {found}"
+    return found[0]
+
+
+def test_two_replicas_sigkill_of_the_leader_the_standby_takes_over(scenario: Scenario) -> None:
+    """`replicas: 2` with short Lease timings; SIGKILL of the leader's process on the host.
+
+    Both Pods use the host network, so they cannot open the same ports on this one node: the
+    scheduler leaves the second Pod of the Deployment Pending ("didn't have free ports"), as it
+    would on any node (on a cluster they land on different nodes). A Deployment's Pods share one
+    template, so no value gives each its own port. The test therefore adds a Pod of the
+    ReplicaSet's own template, changed only in its host ports, and lets the ReplicaSet adopt it in
+    place of the Pending one: two replicas of the release, run by kubelet from the image.
+    """
+    kc = scenario.kubectl
+    ns = scenario.namespace
+    values = dynamic_values(scenario, "e2e-2")
+    values["replicas"] = 2
+    values["leaderElection"] = {
+        "leaseDuration": f"{LEASE:g}s",
+        "renewDeadline": f"{RENEW:g}s",
+        "retryPeriod": f"{RETRY:g}s",
+    }
+    # Slow enough that the leader is still creating grants when it is killed.
+    values["operator"].update({"nylasRate": 2, "nylasBurst": 1})
+    values_file = Path(scenario.plane.directory) / "values-e2e-2-replicas.yaml"
+    values_file.write_text(yaml.safe_dump(values))
+    # Not --wait: the second Pod cannot start before the test gives it its own ports.
+    scenario.helm(
+        "upgrade", RELEASE, str(CHART), "-n", ns, "-f", str(NODE_VALUES), "-f", str(values_file),
+    )  # fmt: skip
+    pending = k.eventually(
+        lambda: next((p for p in scenario.pods() if unschedulable_for_ports(p)), None),
+        timeout=120,
+        what="the second replica Pending for its host ports",
+    )
+    (owner,) = pending["metadata"]["ownerReferences"]
+    replicaset = json.loads(kc("get", "replicaset", owner["name"], "-n", ns, "-o", "json"))
+    assert replicaset["spec"]["replicas"] == 2
+    template = replicaset["spec"]["template"]
+    assert "--leader-elect" in template["spec"]["containers"][0]["args"]
+    health, metrics = processes.free_ports(2)
+    other_ports = {"health": health, "metrics": metrics}
+    kc("create", "-n", ns, "-f", "-", input=json.dumps(replica_on_other_ports(template, other_ports)))
+    k.eventually(
+        lambda: (k.get(kc, ns, "pod", OTHER_REPLICA) or {}).get("spec", {}).get("nodeName"),
+        timeout=60,
+        what="the scheduler to place the Pod on other ports",
+    )
+    hash_label = f"pod-template-hash={template['metadata']['labels']['pod-template-hash']}"
+    kc("label", "-n", ns, "pod", OTHER_REPLICA, hash_label)
+    # The ReplicaSet adopts it and, one Pod too many, deletes the unscheduled one.
+    kc("rollout", "status", "-n", ns, f"deployment/{RELEASE}", "--timeout=180s", timeout=200)
+    pods = {p["metadata"]["name"]: p for p in scenario.pods()}
+    assert len(pods) == 2 and OTHER_REPLICA in pods, sorted(pods)
+    assert pending["metadata"]["name"] not in pods
+    for pod in pods.values():
+        assert [o["name"] for o in pod["metadata"]["ownerReferences"]] == [owner["name"]]
+    health_port = {name: scenario.ports["health"] for name in pods} | {OTHER_REPLICA: health}
+
+    # One holds the Lease; the other's /readyz says it is the standby and names the leader.
+    leader_identity = k.eventually(
+        lambda: next(
+            (h for h in [lease_spec(scenario).get("holderIdentity") or ""] if h.split("_")[0] in pods), None
+        ),
+        timeout=60,
+        what="a replica holding the Lease",
+    )
+    leader = leader_identity.rsplit("_", 1)[0]
+    (standby,) = set(pods) - {leader}
+    k.eventually(
+        lambda: (
+            (r := readyz(health_port[standby]))
+            and r.get("role") == "standby"
+            and r.get("leader") == leader_identity
+        ),
+        timeout=60,
+        what="the standby's /readyz",
+    )
+    assert (readyz(health_port[leader]) or {}).get("role") == "leader"
+
+    # Work in flight when the leader dies.
+    journal_before = scenario.emu.journal()
+    after_seq = journal_before[-1].seq if journal_before else 0
+    before = [k.grant(f"failover-{i}", "example-workspace", f"failover-{i}@example.com") for i in range(8)]
+    k.apply(kc, "ex-google", before)
+
+    def created_by(identity: str) -> list[Any]:
+        return [
+            e
+            for e in scenario.emu.journal(after=after_seq)
+            if e.method == "POST"
+            and e.path == "/v3/connect/custom"
+            and f"({identity})" in (e.user_agent or "")
+        ]
+
+    k.eventually(lambda: len(created_by(leader_identity)) >= 2, timeout=60, what="the leader creating grants")
+    container_id = pods[leader]["status"]["containerStatuses"][0]["containerID"]
+    pid = operator_pid(container_id)
+    assert f"POD_NAME={leader}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    os.kill(pid, signal.SIGKILL)
+    killed = time.time()
+    after = [k.grant(f"failover-{i}", "example-workspace", f"failover-{i}@example.com") for i in (8, 9)]
+    k.apply(kc, "ex-google", after)
+
+    new_identity = k.eventually(
+        lambda: next(
+            (h for h in [lease_spec(scenario).get("holderIdentity") or ""] if h.startswith(f"{standby}_")),
+            None,
+        ),
+        timeout=LEASE * 3,
+        what="the standby taking the Lease",
+    )
+    # When it took the Lease, by its own record (not when this poll saw it).
+    taken = k.parse_time(lease_spec(scenario)["acquireTime"]) - killed
+    # The standby saw the last renewal at most one retry after it, and tries every retry period
+    # (both jittered by up to 1.2); the slack is for the apiserver on a loaded machine.
+    assert LEASE - 2 * RETRY <= taken <= LEASE + 2 * 1.2 * RETRY + 2.0, f"takeover {taken:.1f}s after SIGKILL"
+    k.eventually(
+        lambda: (readyz(health_port[standby]) or {}).get("role") == "leader",
+        timeout=60,
+        what="new leader ready",
+    )
+    for obj in before + after:
+        k.wait_condition(
+            kc, "ex-google", "serviceaccountgrant", obj["metadata"]["name"], "Ready", timeout=120
+        )
+
+    journal = scenario.emu.journal(after=after_seq)
+    writes = _writes(journal)
+    by_new = [e for e in writes if f"({new_identity})" in (e.user_agent or "")]
+    assert by_new, "the new leader wrote nothing"
+    first_write = min(e.time for e in by_new) - killed
+    # The grants applied after the kill were created by the new leader.
+    late = {e.email for e in created_by(new_identity)}
+    assert {"failover-8@example.com", "failover-9@example.com"} <= late, late
+    # It also finished what the old leader had not reached (the kill interrupted work).
+    interrupted = late - {"failover-8@example.com", "failover-9@example.com"}
+    assert interrupted, "the old leader had created every grant before the kill"
+    assert not [e for e in writes if f"({leader_identity})" in (e.user_agent or "") and e.time > killed]
+    creates = Counter(e.email for e in writes if e.method == "POST" and e.path == "/v3/connect/custom")
+    assert creates == Counter({f"failover-{i}@example.com": 1 for i in range(10)}), creates
+    assert_no_nylas_write_twice(scenario.emu.journal())
+
+    # The killed container is restarted by kubelet, as a standby of the new leader.
+    k.eventually(
+        lambda: (
+            (r := readyz(health_port[leader]))
+            and r.get("role") == "standby"
+            and r.get("leader") == new_identity
+        ),
+        timeout=120,
+        what="the restarted replica back as standby",
+    )
+    restarted = k.get(kc, ns, "pod", leader)
+    assert restarted is not None and restarted["status"]["containerStatuses"][0]["restartCount"] == 1
+    print(
+        f"failover on the node: Lease taken {taken:.1f}s, first Nylas write {first_write:.1f}s after SIGKILL;"
+        f" of {len(before)} grants applied before it, {len(interrupted)} created by the new leader"
+    )
 
 
 def test_helm_uninstall_keeps_crds_and_nylas_state_as_the_deletion_policy_says(scenario: Scenario) -> None:
