@@ -29,6 +29,8 @@ from nylas_operator.emulator.runtime import Runtime, runtime
 routes = web.RouteTableDef()
 GRAPH_PREFIX = "https://graph.microsoft.com/"
 MAX_LISTED = 1000
+SHARED = frozenset({"", "common", "organizations", "consumers"})
+"""Aliases name no tenant: a client-credentials token needs a real one (answered as unknown)."""
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -56,7 +58,7 @@ def _consent_for(rt: Runtime, tenant: str, client_id: str) -> tuple[Consent, str
         cred = st.credentials.get(consent.credential_id)
         if cred is None or not consent.approved:
             continue
-        names = {str(consent.tenant or "").lower(), str(cred.data.get("tenant") or "").lower()}
+        names = {str(consent.tenant or "").lower(), str(cred.data.get("tenant") or "").lower()} - SHARED
         app_id, secret = st.azure_app(cred)
         if tenant.lower() in names and app_id == client_id:
             return consent, secret

@@ -65,6 +65,7 @@ def test_a_token_is_issued_only_after_the_tenant_consented(
     assert ask(emulator, TENANT, "azure-app", "wrong") == Answer(False, code="AADSTS7000215")
     assert ask(emulator, "another-tenant", "azure-app", "azure-secret") == Answer(False, code="AADSTS700016")
     assert ask(emulator, TENANT, "another-app", "azure-secret") == Answer(False, code="AADSTS700016")
+    assert ask(emulator, "common", "azure-app", "azure-secret") == Answer(False, code="AADSTS700016")
     outcomes = [(r["tenant"], r["outcome"]) for r in emulator.token_requests()]
     assert outcomes[0] == (TENANT, "AADSTS700016") and (TENANT, "issued") in outcomes
     assert "azure-secret" not in str(emulator.state())
