@@ -41,16 +41,19 @@ KNOWN_CODES = {
 
 
 def roles_needed(scopes: Iterable[str] | None) -> set[str]:
-    """The application roles a scope set stands for: Graph permission names without the resource
-    prefix; OpenID scopes and ``.default`` stand for none."""
+    """The Microsoft Graph application roles a scope set stands for: permission names without the
+    Graph prefix. OpenID scopes and ``.default`` stand for none; so do scopes of another resource
+    (``https://outlook.office365.com/…``): their roles are not in a Graph token, which then only
+    proves that the app is in the tenant."""
     out: set[str] = set()
     for scope in scopes or ():
         name = scope
         for prefix in GRAPH_PREFIXES:
             if name.lower().startswith(prefix):
                 name = name[len(prefix) :]
-        if name.lower() not in NOT_ROLES and not name.endswith("/.default"):
-            out.add(name)
+        if "/" in name or ":" in name or name.lower() in NOT_ROLES:
+            continue
+        out.add(name)
     return out
 
 
@@ -68,7 +71,7 @@ def verdict(record: Mapping[str, Any], answer: Answer) -> str | None:
         return "Microsoft's token is for another tenant than the consent redirect named"
     have = {r.lower() for r in answer.roles}
     needed = roles_needed(record.get("scopes"))
-    if not needed:
+    if not needed and not record.get("scopes"):  # the default set: the app's permissions, some role
         return None if have else "Microsoft's token carries no application permission yet"
     missing = sorted(r for r in needed if r.lower() not in have)
     if missing:

@@ -50,6 +50,7 @@ def test_scopes_stand_for_graph_roles() -> None:
         "Calendars.Read",
     }
     assert d.roles_needed(["https://graph.microsoft.com/.default", "openid"]) == set()
+    assert d.roles_needed(["https://outlook.office365.com/full_access_as_app", "api://x/Y"]) == set()
 
 
 VERDICTS = [
@@ -71,6 +72,12 @@ VERDICTS = [
         granted(),
         Answer(True, ()),
         "Microsoft's token carries no application permission yet",
+    ),
+    (
+        "another resource's scopes: a token for the tenant is enough",
+        granted(scopes=["https://outlook.office365.com/full_access_as_app"]),
+        Answer(True, ()),
+        None,
     ),
     (
         "a role is missing",
