@@ -30,6 +30,7 @@ from nylas_operator import clioptions
 from nylas_operator.controllers import canary as canary_module
 from nylas_operator.controllers.handlers import build_registry
 from nylas_operator.controllers.lifecycle import register_lifecycle
+from nylas_operator.entra import DEFAULT_LOGIN_HOSTS, DEFAULT_LOGIN_URL, check_login_url
 from nylas_operator.kube import KINDS
 from nylas_operator.leader import LeaseElector, lease_timings
 from nylas_operator.login import BearerAuth, CredentialSource, tls_verify
@@ -181,6 +182,38 @@ def _allowed_hosts(_: click.Context, __: click.Parameter, value: str) -> tuple[s
     help="How long a consent URL stays valid; an expired one is replaced by a new URL at once.",
 )
 @click.option(
+    "--confirm-consent/--no-confirm-consent",
+    default=False,
+    envvar="NYLAS_OPERATOR_CONFIRM_CONSENT",
+    show_default=True,
+    help="Before grants are created, ask Microsoft (a client-credentials token for the consenting "
+    "tenant, with the Azure app secret) whether the tenant really consented the scopes.",
+)
+@click.option(
+    "--microsoft-login-url",
+    default=DEFAULT_LOGIN_URL,
+    envvar="NYLAS_OPERATOR_MICROSOFT_LOGIN_URL",
+    show_default=True,
+    help="Microsoft's login endpoint for --confirm-consent (sovereign clouds differ).",
+)
+@click.option(
+    "--microsoft-allowed-hosts",
+    default=",".join(DEFAULT_LOGIN_HOSTS),
+    callback=_allowed_hosts,
+    envvar="NYLAS_OPERATOR_MICROSOFT_ALLOWED_HOSTS",
+    show_default=True,
+    help="Comma-separated hosts --microsoft-login-url may name; the Azure client secret goes nowhere else.",
+)
+@click.option(
+    "--consent-confirm-timeout",
+    default="1h",
+    callback=clioptions.duration,
+    envvar="NYLAS_OPERATOR_CONSENT_CONFIRM_TIMEOUT",
+    show_default=True,
+    help="How long after the settle wait a consent Microsoft does not confirm is kept; then it is "
+    "dropped (Warning event) and a new consent URL is issued.",
+)
+@click.option(
     "--drift-interval",
     default="10m",
     callback=clioptions.duration,
@@ -306,6 +339,10 @@ def run(
     log_format: str,
     scope_cache_delay: timedelta,
     consent_state_ttl: timedelta,
+    confirm_consent: bool,
+    microsoft_login_url: str,
+    microsoft_allowed_hosts: tuple[str, ...],
+    consent_confirm_timeout: timedelta,
     drift_interval: timedelta,
     min_retry_delay: timedelta,
     max_retry_delay: timedelta,
@@ -327,6 +364,10 @@ def run(
     if canary_interval.total_seconds() <= 0 or canary_deadline.total_seconds() <= 0:
         raise click.UsageError("--canary-interval and --canary-deadline must be positive")
     watch = WatchSettings(namespaces=tuple(namespaces), all_namespaces=all_namespaces)
+    try:
+        check_login_url(microsoft_login_url, microsoft_allowed_hosts)
+    except ValueError as exc:
+        raise click.UsageError(f"--microsoft-login-url: {exc} (--microsoft-allowed-hosts)") from None
     try:
         where = canary_home(canary_namespace, os.environ.get("POD_NAMESPACE"), watch) if canary else None
     except ValueError as exc:
@@ -355,6 +396,10 @@ def run(
             callback_url=callback_url,
             callback_listen=callback_listen,
             register_callback_url=register_callback_url,
+            confirm=confirm_consent,
+            login_url=microsoft_login_url,
+            login_allowed_hosts=microsoft_allowed_hosts,
+            confirm_timeout=consent_confirm_timeout,
         ),
         drift=DriftSettings(interval=drift_interval),
         retry=RetrySettings(

@@ -15,6 +15,7 @@ from typing import Literal
 import httpx
 
 from nylas_operator import nylas
+from nylas_operator.entra import DEFAULT_LOGIN_HOSTS, DEFAULT_LOGIN_URL
 from nylas_operator.nylas.hosts import DEFAULT_ALLOWED_HOSTS
 
 LogFormat = Literal["text", "json"]
@@ -70,6 +71,22 @@ class ConsentSettings:
     register_callback_url: bool = False
     """Opt-in: add ``callback_url`` to the Nylas application's redirect URIs when it is missing
     (otherwise the credential only reports the URL to register)."""
+    confirm: bool = False
+    """``--confirm-consent``: before grants are created, ask Microsoft's token endpoint for a
+    client-credentials token for the consenting tenant (with the Azure app secret the operator
+    already holds) and require its ``roles`` to cover the consented scopes. Off by default: it
+    needs egress from the operator to the login host (and the right host in sovereign clouds),
+    and turning it on in a running installation must be a choice (docs/security.md)."""
+    login_url: str = DEFAULT_LOGIN_URL
+    """Microsoft's login endpoint (``--microsoft-login-url``); sovereign clouds differ."""
+    login_allowed_hosts: tuple[str, ...] = DEFAULT_LOGIN_HOSTS
+    """Hosts ``login_url`` may name (``--microsoft-allowed-hosts``): the Azure client secret goes
+    there. Default: Microsoft's global, US Government and China login hosts, plus loopback."""
+    confirm_timeout: timedelta = timedelta(hours=1)
+    """How long after the settle wait a consent Microsoft keeps refusing to confirm is kept
+    (``--consent-confirm-timeout``); then it is dropped and a new consent URL is issued."""
+    login_deadline: float = 30.0
+    """Seconds one token request may take, from sending to the last byte."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ the emulator as Nylas and Microsoft, a real apiserver.
 - a forged refusal (anyone holding the URL can send one) does not burn the state;
 - a callback naming another tenant than the credential's is refused like any bad state;
 - concurrent callbacks with one valid state: exactly one is accepted;
-- result annotations naming a stale state change nothing, and odd times do not move the settle wait.
+- result annotations naming a stale state change nothing, and odd times do not move the settle wait;
+- with ``--confirm-consent``, a forged grant for a tenant that never consented at "Microsoft" (the
+  emulator's token stand-in) creates no grant, and is dropped for a new URL; the genuine path works.
 """
 
 from __future__ import annotations
@@ -231,3 +233,59 @@ def test_result_annotations_never_move_the_settle_wait(
     at = seconds(granted["status"]["consent"][0]["grantedAt"])
     # Clamped to [the operator's now - 2 min, the operator's now] (whole seconds, rounded up).
     assert before - 121 <= at <= after + 1, (what, rfc3339(at))
+
+
+def test_a_forged_grant_microsoft_never_confirmed_creates_no_grant(
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator_factory: Any
+) -> None:
+    confirming = operator_factory(
+        namespace,
+        consent_server=True,
+        args=("--confirm-consent", f"--microsoft-login-url={emulator.url}"),
+        consent_confirm_timeout="15s",
+    )
+    k.apply(kubectl, namespace, bound_objects(emulator))
+    url = consent_url_on_credential(kubectl, namespace)
+    # A reader of the credential replays its state by hand with a forged grant for the right tenant:
+    # the callback cannot tell it from Microsoft's redirect, and records it.
+    forged = {"admin_consent": "true", "tenant": TENANT, "state": state_of(url)}
+    answer = httpx.get(confirming.callback_url, params=forged, timeout=10)
+    assert answer.status_code == 200 and "Consent recorded" in answer.text
+    # After the settle wait the operator asks Microsoft, which has no such consent: the grants wait.
+    for i in range(len(MAILBOXES)):
+        grant = k.wait_condition(
+            kubectl, namespace, "serviceaccountgrant", f"mailbox-{i}", "Ready", "False",
+            reason="ConsentNotConfirmed", timeout=60,
+        )  # fmt: skip
+        message = (k.condition(grant, "Ready") or {})["message"]
+        assert "AADSTS700016" in message and "NylasCredential 'contoso'" in message, message
+    body = credential(kubectl, namespace)
+    assert (k.condition(body, "ConsentSettled") or {})["reason"] == "ConsentNotConfirmed"
+    record = body["status"]["consent"][0]
+    assert record["grantedBy"] == "callback" and "confirmedAt" not in record
+    assert "AADSTS700016" in record["confirmError"]
+    assert (TENANT, "AADSTS700016") in {(r["tenant"], r["outcome"]) for r in emulator.token_requests()}
+
+    # After --consent-confirm-timeout the unconfirmed consent is dropped and a new URL issued.
+    def new_url() -> str | None:
+        current = credential(kubectl, namespace)["status"].get("consentUrl")
+        return str(current) if current and current != url else None
+
+    fresh = k.eventually(new_url, timeout=60, what="a new consent URL after the unconfirmed consent")
+    warnings = [
+        e for e in k.events(kubectl, namespace)
+        if e["reason"] == "ConsentNotConfirmed" and "a new consent URL is issued" in e["message"]
+    ]  # fmt: skip
+    assert warnings and warnings[0]["type"] == "Warning"
+    assert not [e for e in emulator.journal() if e.path == "/v3/connect/custom"]  # no grant was ever tried
+
+    # The genuine administrator opens the new URL: Microsoft records the consent and confirms it.
+    consented = httpx.get(fresh, follow_redirects=True, timeout=10)
+    assert consented.status_code == 200 and "Consent recorded" in consented.text
+    for i in range(len(MAILBOXES)):
+        k.wait_condition(kubectl, namespace, "serviceaccountgrant", f"mailbox-{i}", "Ready", timeout=60)
+    confirmed = credential(kubectl, namespace)
+    record = confirmed["status"]["consent"][0]
+    assert record["confirmedAt"] and "Mail.ReadWrite" in record["confirmedRoles"]
+    # The token itself is kept nowhere: not in status, not in the logs (a JWT starts with "eyJ").
+    assert "eyJ" not in json.dumps(confirmed) and "eyJ" not in confirming.logs()

@@ -104,6 +104,14 @@ nylas-operator-canary
 - --log-format={{ .Values.operator.logFormat }}
 - --scope-cache-delay={{ .Values.operator.scopeCacheDelay }}
 - --consent-state-ttl={{ .Values.operator.consentStateTtl }}
+{{- with .Values.operator.confirmConsent }}
+{{- if .enabled }}
+- --confirm-consent
+- --microsoft-login-url={{ .loginUrl }}
+- --microsoft-allowed-hosts={{ join "," .allowedHosts }}
+- --consent-confirm-timeout={{ .timeout }}
+{{- end }}
+{{- end }}
 - --drift-interval={{ .Values.operator.driftInterval }}
 - --nylas-rate={{ .Values.operator.nylasRate }}
 - --nylas-burst={{ .Values.operator.nylasBurst }}

@@ -59,6 +59,8 @@ class Reason:
     CONSENT_DENIED: Final = "ConsentDenied"
     CONSENT_SETTLING: Final = "ConsentSettling"
     CONSENT_SETTLED: Final = "ConsentSettled"
+    CONSENT_CONFIRMING: Final = "ConsentConfirming"
+    CONSENT_NOT_CONFIRMED: Final = "ConsentNotConfirmed"
     CONSENT_NOT_REQUIRED: Final = "ConsentNotRequired"
     SCOPES_NOT_PROPAGATED: Final = "ScopesNotPropagated"
     DELEGATION_NOT_CONFIGURED: Final = "DelegationNotConfigured"

@@ -179,6 +179,22 @@ class ConsentRecord(CamelModel):
     settled_at: str | None = Field(
         default=None, description="grantedAt + scope-cache delay: grants are created after this time."
     )
+    tenant_id: str | None = Field(
+        default=None, description="The tenant the consent redirect named (callback consents)."
+    )
+    confirmed_at: str | None = Field(
+        default=None,
+        description="When Microsoft confirmed the consent (a client-credentials token for the tenant "
+        "whose roles cover the scopes; --confirm-consent). Grants wait for it.",
+    )
+    confirmed_roles: list[str] | None = Field(
+        default=None, max_length=256, description="The application roles Microsoft's token listed."
+    )
+    confirm_error: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Why Microsoft has not confirmed the consent yet (an AADSTS code, missing roles).",
+    )
     error: str | None = Field(default=None, description="The provider's error code if consent was refused.")
     error_description: str | None = Field(default=None, description="The provider's error description.")
 

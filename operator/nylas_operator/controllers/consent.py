@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from nylas_operator.api.common import parse_duration
-from nylas_operator.api.conditions import now_rfc3339, parse_rfc3339
+from nylas_operator.api.conditions import Reason, now_rfc3339, parse_rfc3339
 from nylas_operator.api.credential import COMMON_TENANT, SHARED_TENANTS
 from nylas_operator.consent.recording import ConsentOutcome, RecordResult
 from nylas_operator.consent.tokens import hashes_equal, is_state_hash
@@ -45,6 +45,33 @@ def scope_set_key(scopes: Iterable[str] | None) -> str:
     if not unique:
         return DEFAULT_SET
     return hashlib.sha256(" ".join(unique).encode()).hexdigest()[:16]
+
+
+def confirm_tenant(record: Mapping[str, Any], spec_tenant: str | None) -> str | None:
+    """The tenant Microsoft is asked about for a consent record: the credential's own tenant (id
+    or domain), else (for 'common' and the other shared aliases) the tenant the redirect named."""
+    tenant = (spec_tenant or COMMON_TENANT).strip()
+    if tenant.lower() not in SHARED_TENANTS:
+        return tenant
+    returned = record.get("tenantId")
+    return str(returned) if returned else None
+
+
+def awaits_confirmation(record: Mapping[str, Any], spec_tenant: str | None, enabled: bool) -> bool:
+    """Whether grants of this granted record must wait for Microsoft's confirmation
+    (``--confirm-consent``). Every callback consent must be confirmed (one without a tenant never
+    is); a consent by annotation (an approver's act, docs/security.md) only when a tenant is known."""
+    if not enabled or not record.get("grantedAt") or record.get("confirmedAt"):
+        return False
+    return record.get("grantedBy") != "annotation" or confirm_tenant(record, spec_tenant) is not None
+
+
+def unconfirmed_message(record: Mapping[str, Any], where: str) -> tuple[str, str]:
+    """The reason and message of a condition for a settled consent still waiting for Microsoft."""
+    error = record.get("confirmError")
+    if error:
+        return Reason.CONSENT_NOT_CONFIRMED, f"Microsoft has not confirmed the admin consent{where}: {error}"
+    return Reason.CONSENT_CONFIRMING, f"waiting for Microsoft to confirm the admin consent{where}"
 
 
 def find_record(status: dict[str, Any], key: str) -> dict[str, Any] | None:

@@ -41,6 +41,10 @@ class Context:
     usage: UsageIndex = field(default_factory=UsageIndex)
     clock: Callable[[], datetime] = utcnow
     metrics: Any = None
+    confirmer: Any = None
+    """The Microsoft token client (``entra.TokenClient``) with ``--confirm-consent``, else None."""
+    confirm_checks: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+    """(namespace, credential, scope set) → when Microsoft was last asked (``confirmation.py``)."""
 
     def now(self) -> datetime:
         return self.clock()

@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import SecretStr
+
 from nylas_operator import nylas
 from nylas_operator.api import conditions as c
 from nylas_operator.api.common import SecretKeySelector
 from nylas_operator.api.connector import NylasConnectorSpec
 from nylas_operator.api.credential import NylasCredentialSpec, NylasCredentialStatus
-from nylas_operator.controllers import consent, deletion, identity, metrics
+from nylas_operator.controllers import confirmation, consent, deletion, identity, metrics
 from nylas_operator.controllers import decide_credential as decide
 from nylas_operator.controllers.clients import app_key
 from nylas_operator.controllers.context import Context
@@ -144,7 +146,8 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], report: Report) -> No
     grants = [g.as_body() for g in ctx.usage.grants_of(namespace, name)]
     report.set(users=len(grants))
     if spec.type == "adminconsent":
-        await _consent(ctx, body, report, spec, client, credential.id, grants)
+        azure = (getattr(data, "client_id", None), getattr(data, "client_secret", None))
+        await _consent(ctx, body, report, spec, client, credential.id, grants, azure)
     else:
         report.condition(c.CONSENT_GRANTED, True, c.Reason.CONSENT_NOT_REQUIRED)
         report.condition(c.CONSENT_SETTLED, True, c.Reason.CONSENT_NOT_REQUIRED)
@@ -163,9 +166,11 @@ async def _consent(
     client: nylas.NylasClient,
     credential_id: str,
     grants: list[dict[str, Any]],
+    azure: tuple[str | None, SecretStr | None],
 ) -> None:
     meta = body["metadata"]
     ac = spec.admin_consent
+    tenant = ac.tenant if ac else None
     redirect = (ac.redirect_uri if ac else None) or ctx.settings.consent.callback_url
 
     def make_url(state: str, scopes: list[str] | None) -> str | None:
@@ -184,6 +189,11 @@ async def _consent(
         state_ttl=ctx.settings.consent.state_ttl,
         make_url=make_url,
     )
+    checked = await confirmation.check(ctx, meta, report, tenant, plan.records, azure)
+    decide.drop_unconfirmed(
+        plan.records, checked.dropped, report.now, ctx.settings.consent.state_ttl, make_url
+    )
+    plan.events.extend(checked.events)
     if redirect and any(not r.get("grantedAt") for r in plan.records):
         await _check_redirect_uri(ctx, report, client, redirect)
     for annotation in plan.remove_annotations:
@@ -194,7 +204,13 @@ async def _consent(
         if record.get("requestedAt"):
             waited = c.parse_rfc3339(record["grantedAt"]) - c.parse_rfc3339(record["requestedAt"])
             metrics.consent_waited(ctx, waited.total_seconds())
-    decide.report_consent(report, plan.records, has_callback=bool(redirect))
+    enabled = ctx.settings.consent.confirm
+    decide.report_consent(
+        report,
+        plan.records,
+        has_callback=bool(redirect),
+        confirming=lambda record: consent.awaits_confirmation(record, tenant, enabled),
+    )
 
 
 async def _check_redirect_uri(ctx: Context, report: Report, client: nylas.NylasClient, url: str) -> None:
@@ -230,6 +246,7 @@ async def delete(ctx: Context, body: Mapping[str, Any], runtime: float) -> None:
         ctx, CREDENTIALS, NylasCredentialStatus, body, users, "ServiceAccountGrant"
     )
     ctx.scheduler.forget((CREDENTIALS, namespace, name))
+    confirmation.forget(ctx, namespace, name)
     spec = NylasCredentialSpec.model_validate(body.get("spec") or {})
     status = dict(body.get("status") or {})
     credential_id, provider = status.get("credentialId"), status.get("provider")

@@ -26,6 +26,7 @@ from nylas_operator.controllers.consent import (
     ceil_second,
     scope_set_key,
     state_expired,
+    unconfirmed_message,
 )
 from nylas_operator.controllers.references import Unresolved
 from nylas_operator.controllers.status import Report
@@ -150,6 +151,8 @@ def _apply_outcome(
         return  # stale: a newer URL replaced that state
     if outcome.get("granted") is True:
         _grant(record, ceil_second(result_time(at, record, now)), "callback", delay)
+        tenant = outcome.get("tenant")
+        record["tenantId"] = str(tenant)[:128] if tenant else None
         plan.events.append(("Normal", "ConsentGranted", f"admin consent recorded for scope set {key}"))
         return
     description = outcome.get("errorDescription")
@@ -183,19 +186,43 @@ def _grant(record: dict[str, Any], at: datetime, how: str, delay: timedelta) -> 
         expiresAt=None,
         error=None,
         errorDescription=None,
+        tenantId=None,
+        confirmedAt=None,
+        confirmedRoles=None,
+        confirmError=None,
     )
+
+
+def drop_unconfirmed(
+    records: list[dict[str, Any]], keys: list[str], now: datetime, state_ttl: timedelta, make_url: MakeUrl
+) -> None:
+    """Forget the consent of the scope sets ``keys`` (Microsoft never confirmed it) and issue each a
+    new consent URL: the administrator consents again."""
+    for i, record in enumerate(records):
+        if record.get("scopeSet") in keys:
+            fresh: dict[str, Any] = {"scopeSet": record["scopeSet"], "scopes": record.get("scopes")}
+            _issue_url(fresh, now, state_ttl, make_url)
+            records[i] = {k: v for k, v in fresh.items() if v is not None}
 
 
 # -- what the records mean ---------------------------------------------------------------------------
 
 
-def report_consent(report: Report, records: list[dict[str, Any]], *, has_callback: bool) -> None:
-    """Conditions, phase and wake-ups from the consent records (the first is the credential's own)."""
+def report_consent(
+    report: Report,
+    records: list[dict[str, Any]],
+    *,
+    has_callback: bool,
+    confirming: Callable[[Mapping[str, Any]], bool] = lambda _: False,
+) -> None:
+    """Conditions, phase and wake-ups from the consent records (the first is the credential's own).
+    ``confirming(record)``: a settled record still waits for Microsoft's confirmation."""
     now = report.now
     base = records[0]
     report.set(consent=records, consent_url=base.get("consentUrl"), settled_at=base.get("settledAt"))
     pending = [r for r in records if not r.get("grantedAt")]
     settling = [r for r in records if r.get("grantedAt") and c.parse_rfc3339(r["settledAt"]) > now]
+    unconfirmed = [r for r in records if r.get("grantedAt") and r not in settling and confirming(r)]
     denied = [r for r in pending if r.get("error")]
     _consent_granted(report, pending, denied, has_callback)
     if pending:
@@ -211,6 +238,10 @@ def report_consent(report: Report, records: list[dict[str, Any]], *, has_callbac
         report.condition(c.CONSENT_SETTLED, False, c.Reason.CONSENT_SETTLING, message)
         report.not_ready(c.Reason.CONSENT_SETTLING, message, phase=c.CONSENT_SETTLING)
         report.wake((until - now).total_seconds() + 0.5, "settled")
+    elif unconfirmed:
+        reason, message = unconfirmed_message(unconfirmed[0], f" of scope set {unconfirmed[0]['scopeSet']}")
+        report.condition(c.CONSENT_SETTLED, False, reason, message)
+        report.not_ready(reason, message, phase=c.CONSENT_SETTLING)
     else:
         report.condition(c.CONSENT_SETTLED, True, c.Reason.CONSENT_SETTLED)
         report.ready()

@@ -52,6 +52,8 @@ class GrantFacts:
     drift: str | None
     """A drift finding of the drift loop (``missing``/``invalid``), if any."""
     default_delay: timedelta
+    confirm: bool = False
+    """``--confirm-consent``: a new grant also waits for Microsoft's confirmation of the consent."""
 
     @property
     def provider(self) -> str:
@@ -163,6 +165,12 @@ def consent_gate(facts: GrantFacts, report: Report, scope_set: str) -> GrantPlan
     report.set(eligible_at=c.now_rfc3339(eligible))
     report.condition(c.CONSENT_GRANTED, True, c.Reason.CONSENT_GRANTED)
     if ahead <= 0:
+        if _unconfirmed(facts, record):
+            where = f" on NylasCredential {facts.credential.name!r}"
+            reason, message = consent.unconfirmed_message(record, where)
+            report.condition(c.CONSENT_SETTLED, False, reason, message)
+            report.not_ready(reason, message, phase=c.CONSENT_SETTLING)
+            return GrantPlan("wait")  # the credential wakes its grants when the record changes
         report.condition(c.CONSENT_SETTLED, True, c.Reason.CONSENT_SETTLED)
         return GrantPlan("sync", consent_at=granted)
     message = f"Microsoft caches scopes: the grant is created after {c.now_rfc3339(eligible)}"
@@ -170,6 +178,16 @@ def consent_gate(facts: GrantFacts, report: Report, scope_set: str) -> GrantPlan
     report.not_ready(c.Reason.CONSENT_SETTLING, message, phase=c.CONSENT_SETTLING)
     report.wake(ahead + TIMER_SLACK, "eligible")  # the scheduler looks again at the instant
     return GrantPlan("wait")
+
+
+def _unconfirmed(facts: GrantFacts, record: Mapping[str, Any]) -> bool:
+    """Microsoft has not confirmed the consent yet, and this grant would be created: a grant that
+    already holds its Nylas grant (Ready before ``--confirm-consent`` was turned on) keeps it."""
+    ac = facts.credential.spec.admin_consent
+    tenant = ac.tenant if ac else None
+    if not consent.awaits_confirmation(record, tenant, facts.confirm):
+        return False
+    return not (facts.old.get("phase") == c.PHASE_READY and facts.old.get("grantId"))
 
 
 def _awaiting(facts: GrantFacts, report: Report, record: Mapping[str, Any] | None) -> None:

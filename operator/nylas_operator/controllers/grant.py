@@ -67,6 +67,7 @@ async def read_facts(ctx: Context, body: Mapping[str, Any], report: Report) -> G
         uid=uid,
         drift=ctx.drift.take_finding(uid) if winner.uid == uid else None,
         default_delay=ctx.settings.consent.scope_cache_delay,
+        confirm=ctx.settings.consent.confirm,
     )
 
 

@@ -38,6 +38,7 @@ from nylas_operator.controllers.drift import DriftRegistry, Known
 from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.controllers.secrets_watch import SecretWatches
 from nylas_operator.diffbase import storage_for
+from nylas_operator.entra import TokenClient
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, KINDS, Kube, KubeError
 from nylas_operator.leader import LeaseElector
 from nylas_operator.login import CredentialSource
@@ -88,8 +89,7 @@ async def start(
     memo.phases = PhaseBook()
     metrics.set_objects_source(memo.phases.counts)
     metrics.set_blocked_source(memo.phases.blocked)
-    # Health first: /readyz answers "not started" during the warm-up below.
-    memo.health = _health(kube, op)
+    memo.health = _health(kube, op)  # first: /readyz answers "not started" during the warm-up
     leader: LeaseElector | None = getattr(memo, "leader", None)
     memo.health.role = "leader" if leader is not None else None
     memo.sites = await _serve_health(memo.health, op)
@@ -119,6 +119,7 @@ async def start(
         drift=drift,
         claims=claims,
         metrics=metrics,
+        confirmer=_confirmer(op),
     )
     memo.ctx = ctx
     scheduler.start(lambda key: handlers.run_queued(ctx, key))
@@ -220,6 +221,18 @@ async def _serve_health(health: HealthState, op: OperatorSettings) -> list[Any]:
     return [site]
 
 
+def _confirmer(op: OperatorSettings) -> TokenClient | None:
+    """The Microsoft token client with ``--confirm-consent`` (its host was checked at start-up)."""
+    consent = op.consent
+    if not consent.confirm:
+        return None
+    return TokenClient(
+        login_url=consent.login_url,
+        allowed_hosts=consent.login_allowed_hosts,
+        deadline=consent.login_deadline,
+    )
+
+
 async def stop(memo: kopf.Memo) -> None:
     ctx = context_of(memo)
     task = getattr(memo, "canary_task", None)
@@ -236,6 +249,8 @@ async def stop(memo: kopf.Memo) -> None:
     if watches is not None:
         await watches.stop()
     await ctx.drift.stop()
+    if ctx.confirmer is not None:
+        await ctx.confirmer.close()
     await ctx.scheduler.close()
     await ctx.clients.aclose()
     await ctx.kube.aclose()

@@ -129,6 +129,7 @@ _WAITING_REASONS = frozenset(
     {
         c.Reason.AWAITING_CONSENT,
         c.Reason.CONSENT_SETTLING,
+        c.Reason.CONSENT_CONFIRMING,
         c.Reason.CREATING,
         c.Reason.CONNECTOR_NOT_READY,
         c.Reason.CREDENTIAL_NOT_READY,

@@ -10,13 +10,15 @@ Modules: `config` (start-up settings and [U] knobs), `model` (records), `state` 
 (Nylas envelopes, paging), `pipeline` (request id, auth, rate limit, faults, journal, errors),
 `routes_applications` (the application and its redirect URIs),
 `routes_connectors`, `routes_credentials`, `routes_grants` (grants + connect/custom),
-`routes_auth` (connect/auth admin consent), `control` (`/_emulator/*`), `faults`, `ratelimit`,
+`routes_auth` (connect/auth admin consent), `routes_token` (a stand-in for Microsoft's
+token endpoint, `POST /{tenant}/oauth2/v2.0/token`), `control` (`/_emulator/*`), `faults`, `ratelimit`,
 `journal`, `runtime`, `app`, `harness`, `cli`.
 
 Emulated surface: `GET /v3/applications`, `GET|POST /v3/applications/redirect-uris`,
 `/v3/connectors[/{provider}]`, `/v3/connectors/{provider}/creds[/{id}]`,
 `/v3/grants[/{id}]`, `POST /v3/connect/custom` (Microsoft and Google bulk variants),
-`GET /v3/connect/auth?response_type=adminconsent`. Only the `google` and `microsoft` providers
+`GET /v3/connect/auth?response_type=adminconsent`, and Microsoft's client-credentials token
+endpoint `POST /{tenant}/oauth2/v2.0/token` (`routes_token.py`). Only the `google` and `microsoft` providers
 are emulated; other documented providers are a 400 "not supported by this emulator".
 
 Choices for facts the reference marks [U] (configurable where marked *, via `Behaviour`,

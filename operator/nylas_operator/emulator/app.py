@@ -17,6 +17,7 @@ from nylas_operator.emulator import (
     routes_connectors,
     routes_credentials,
     routes_grants,
+    routes_token,
 )
 from nylas_operator.emulator.config import EmulatorConfig
 from nylas_operator.emulator.pipeline import pipeline
@@ -32,6 +33,7 @@ def build_app(config: EmulatorConfig) -> web.Application:
         routes_credentials.routes,
         routes_grants.routes,
         routes_auth.routes,
+        routes_token.routes,
         control.routes,
     ):
         app.router.add_routes(table)

@@ -143,6 +143,17 @@ class Behaviour:
     """Whether connector responses echo `settings.client_id` (secrets are never echoed)."""
     rate_limit_per_second: float | None = None
     """Per-application request budget (Nylas: 50/s); None = not enforced."""
+    token_roles_lag: float = 0.0
+    """Seconds after an admin consent during which the Microsoft token stand-in still issues
+    tokens without ``roles`` (Microsoft propagates a new consent with a delay)."""
+    app_roles: tuple[str, ...] = (
+        "Mail.ReadWrite",
+        "Calendars.ReadWrite",
+        "Contacts.ReadWrite",
+        "User.Read.All",
+    )
+    """Application permissions every consent of the emulated Azure app grants (its registered
+    permissions, what a consent without ``scope`` covers); consented scopes are added to them."""
 
     def validated(self) -> Behaviour:
         if self.consent_mode not in CONSENT_MODES:
@@ -161,6 +172,9 @@ class Behaviour:
                 raise ValueError(f"{name} must be one of {allowed}")
         if self.provider_error_shape not in PROVIDER_ERROR_SHAPES:
             raise ValueError(f"provider_error_shape must be one of {', '.join(PROVIDER_ERROR_SHAPES)}")
+        if self.token_roles_lag < 0:
+            raise ValueError("token_roles_lag must not be negative")
+        object.__setattr__(self, "app_roles", tuple(self.app_roles))
         if self.max_limit < 1:
             raise ValueError("max_limit must be positive")
         if self.rate_limit_per_second is not None and self.rate_limit_per_second <= 0:

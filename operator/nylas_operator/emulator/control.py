@@ -41,6 +41,7 @@ async def state(request: web.Request) -> web.Response:
             ],
             "grants": [views.grant_state(g) for g in sorted(st.grants.values(), key=lambda g: g.seq)],
             "consents": [views.consent_state(c) for c in st.consents.values()],
+            "token_requests": list(st.token_requests),
         }
     )
 
@@ -138,7 +139,12 @@ async def consent(request: web.Request) -> web.Response:
     at: Any = body.get("decided_at")
     if at is not None and not isinstance(at, int | float):
         raise bad_request("decided_at must be a Unix time in seconds")
-    record = st.record_consent(cred, approved=decision == "approve", at=None if at is None else float(at))
+    scopes = body.get("scopes") or []
+    if not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes):
+        raise bad_request("scopes must be a list of strings")
+    record = st.record_consent(
+        cred, approved=decision == "approve", at=None if at is None else float(at), scopes=tuple(scopes)
+    )
     return web.json_response(views.consent_state(record))
 
 

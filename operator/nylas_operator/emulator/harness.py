@@ -64,6 +64,10 @@ class EmulatorControl:
     def connectors(self) -> list[dict[str, Any]]:
         return list(self.state()["connectors"])
 
+    def token_requests(self) -> list[dict[str, Any]]:
+        """Requests to the Microsoft token stand-in: tenant, client_id, outcome."""
+        return list(self.state()["token_requests"])
+
     def journal(self, after: int = 0) -> list[JournalEntry]:
         raw = self._call("GET", f"/journal?after={after}")["entries"]
         return [JournalEntry(**entry) for entry in raw]
@@ -103,10 +107,14 @@ class EmulatorControl:
             body["redirect_uris"] = redirect_uris
         self._call("POST", "/applications", body)
 
-    def approve_consent(self, credential_id: str, decided_at: float | None = None) -> dict[str, Any]:
+    def approve_consent(
+        self, credential_id: str, decided_at: float | None = None, scopes: list[str] | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"credential_id": credential_id, "decision": "approve"}
         if decided_at is not None:
             body["decided_at"] = decided_at
+        if scopes is not None:
+            body["scopes"] = scopes
         result: dict[str, Any] = self._call("POST", "/consent", body)
         return result
 

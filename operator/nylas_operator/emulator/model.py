@@ -83,6 +83,8 @@ class Consent:
     approved: bool
     decided_at: float
     tenant: str | None
+    scopes: tuple[str, ...] = ()
+    """Scopes the consent page asked for (the union over this credential's approvals)."""
 
 
 @dataclass
@@ -95,3 +97,4 @@ class ConsentTicket:
     redirect_uri: str
     state: str | None
     created_at: float
+    scopes: tuple[str, ...] = ()

@@ -80,14 +80,15 @@ async def connect_auth(request: web.Request) -> web.Response:
     state = request.query.get("state")
     if state is not None and len(state) > MAX_STATE:
         raise bad_request(f"state must be at most {MAX_STATE} characters")
+    scopes = tuple(request.query.get("scope", "").split())
     mode = rt.behaviour.consent_mode
     if mode == "auto":
-        rt.state.record_consent(cred, approved=True)
+        rt.state.record_consent(cred, approved=True, scopes=scopes)
         return _redirect(_approved_url(cred, redirect_uri, state))
     if mode == "deny":
         # An admin who cancels does not revoke an earlier consent.
         return _redirect(_denied_url(redirect_uri, state))
-    ticket = rt.state.open_ticket(cred, redirect_uri, state)
+    ticket = rt.state.open_ticket(cred, redirect_uri, state, scopes)
     return web.Response(text=_prompt_page(app.id, cred, ticket.id), content_type="text/html")
 
 
@@ -103,7 +104,7 @@ async def decide(request: web.Request) -> web.Response:
     if cred is None:
         raise not_found("the credential of this consent request is gone")
     if decision == "approve":
-        rt.state.record_consent(cred, approved=True)
+        rt.state.record_consent(cred, approved=True, scopes=ticket.scopes)
         return _redirect(_approved_url(cred, ticket.redirect_uri, ticket.state))
     if decision == "deny":
         return _redirect(_denied_url(ticket.redirect_uri, ticket.state))

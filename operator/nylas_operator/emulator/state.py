@@ -66,6 +66,8 @@ class EmulatorState:
         self.grants: dict[str, Grant] = {}
         self.consents: dict[str, Consent] = {}
         self.tickets: dict[str, ConsentTicket] = {}
+        self.token_requests: list[dict[str, Any]] = []
+        """Requests to the Microsoft token stand-in: tenant, client id, outcome (never a secret)."""
         self._seq = 0
         for app in applications:
             self.add_application(app)
@@ -282,21 +284,37 @@ class EmulatorState:
             raise bad_request(f"credential {cred_id!r} is not an adminconsent credential")
         return cred
 
-    def record_consent(self, cred: Credential, *, approved: bool, at: float | None = None) -> Consent:
+    def record_consent(
+        self, cred: Credential, *, approved: bool, at: float | None = None, scopes: tuple[str, ...] = ()
+    ) -> Consent:
+        before = self.consents.get(cred.id)
+        kept = before.scopes if before is not None and before.approved and approved else ()
         consent = Consent(
             credential_id=cred.id,
             app_id=cred.app_id,
             approved=approved,
             decided_at=self.clock() if at is None else at,
             tenant=consent_tenant(cred),
+            scopes=tuple(sorted({*kept, *scopes})) if approved else (),
         )
         self.consents[cred.id] = consent
         return consent
 
-    def open_ticket(self, cred: Credential, redirect_uri: str, state: str | None) -> ConsentTicket:
+    def azure_app(self, cred: Credential) -> tuple[str | None, str | None]:
+        """The Azure app (client id, secret) of an adminconsent credential: its own, else its
+        connector's (Nylas uses the connector's when the credential names none)."""
+        if cred.data.get("client_id"):
+            return cred.data.get("client_id"), cred.data.get("client_secret")
+        connector = self.connectors.get((cred.app_id, cred.provider))
+        settings = connector.settings if connector is not None else {}
+        return settings.get("client_id"), settings.get("client_secret")
+
+    def open_ticket(
+        self, cred: Credential, redirect_uri: str, state: str | None, scopes: tuple[str, ...] = ()
+    ) -> ConsentTicket:
         now = self.clock()
         self.tickets = {k: t for k, t in self.tickets.items() if now - t.created_at < TICKET_TTL}
-        ticket = ConsentTicket(uuid.uuid4().hex, cred.app_id, cred.id, redirect_uri, state, now)
+        ticket = ConsentTicket(uuid.uuid4().hex, cred.app_id, cred.id, redirect_uri, state, now, scopes)
         self.tickets[ticket.id] = ticket
         return ticket
 

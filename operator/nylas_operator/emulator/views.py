@@ -113,6 +113,7 @@ def consent_state(consent: Consent) -> dict[str, Any]:
         "approved": consent.approved,
         "decided_at": consent.decided_at,
         "tenant": consent.tenant,
+        "scopes": list(consent.scopes),
     }
 
 

@@ -424,6 +424,27 @@ def test_registering_the_callback_url_is_opt_in(tmp_path: Path) -> None:
     )
 
 
+def test_microsoft_confirms_consent_only_when_asked(tmp_path: Path) -> None:
+    assert not any("confirm" in a or "microsoft" in a for a in container(render({}, tmp_path))["args"])
+    values = {
+        "operator": {
+            "confirmConsent": {
+                "enabled": True,
+                "loginUrl": "https://login.microsoftonline.us",
+                "allowedHosts": ["login.microsoftonline.us"],
+                "timeout": "30m",
+            }
+        }
+    }
+    args = container(render(values, tmp_path))["args"]
+    assert args[args.index("--consent-state-ttl=1h") + 1 :][:4] == [
+        "--confirm-consent",
+        "--microsoft-login-url=https://login.microsoftonline.us",
+        "--microsoft-allowed-hosts=login.microsoftonline.us",
+        "--consent-confirm-timeout=30m",
+    ]
+
+
 def test_minimal_set_renders_no_crds_no_metrics_and_no_cluster_scope(tmp_path: Path) -> None:
     objects = render(VALUE_SETS["minimal"], tmp_path)
     for absent in ("CustomResourceDefinition", "ServiceMonitor"):
@@ -459,6 +480,9 @@ def test_crds_are_kept_on_uninstall_unless_told_otherwise(tmp_path: Path) -> Non
         ({"replicas": 0}, "replicas"),
         ({"leaderElection": {"leaseDuration": "soon"}}, "leaseDuration"),
         ({"leaderElection": {"enable": True}}, "additional properties 'enable' not allowed"),
+        ({"operator": {"confirmConsent": {"loginUrl": "login.microsoftonline.com"}}}, "loginUrl"),
+        ({"operator": {"confirmConsent": {"enabled": "yes"}}}, "enabled"),
+        ({"operator": {"confirmConsent": {"timeout": "an hour"}}}, "timeout"),
         (
             {"ingress": {"enabled": True, "host": "x.example.com", "tls": {"enabled": True}}},
             "secretName is required",

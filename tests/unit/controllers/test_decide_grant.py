@@ -79,6 +79,7 @@ class Case:
     winner: Claimant = SELF
     drift: str | None = None
     connector_scopes: list[str] | None = None
+    confirm: bool = False
 
 
 def facts(case: Case) -> d.GrantFacts:
@@ -98,6 +99,7 @@ def facts(case: Case) -> d.GrantFacts:
         uid=SELF.uid,
         drift=case.drift,
         default_delay=DELAY,
+        confirm=case.confirm,
     )
 
 
@@ -429,3 +431,57 @@ def test_a_terminal_nylas_failure_is_failed_and_waits_for_a_change() -> None:
 def test_an_unknown_status_field_is_a_bug_caught_at_once() -> None:
     with pytest.raises(TypeError, match="grantID"):
         fresh().set(grantID="g1")
+
+
+# -- Microsoft's confirmation (--confirm-consent) --------------------------------------------------
+SETTLED = {"grantedAt": at(-600), "grantedBy": "callback", "settledAt": at(-300)}
+READY_OLD = {"phase": c.PHASE_READY, "grantId": "g-1", "observedGeneration": 2, "scopeSet": "default"}
+CONFIRM = [
+    # name, case → step, ConsentSettled
+    ("off: settled is enough", Case(consent=[record(**SETTLED)]), "sync", "True:ConsentSettled"),
+    ("on, not asked yet", Case(consent=[record(**SETTLED)], confirm=True), "wait", "False:ConsentConfirming"),
+    (
+        "on, Microsoft refused",
+        Case(
+            consent=[record(**SETTLED, confirmError="Microsoft refused a token: AADSTS700016")], confirm=True
+        ),
+        "wait",
+        "False:ConsentNotConfirmed",
+    ),
+    (
+        "on, confirmed",
+        Case(consent=[record(**SETTLED, confirmedAt=at(-1))], confirm=True),
+        "sync",
+        "True:ConsentSettled",
+    ),
+    (
+        "on, a grant Ready before the switch keeps its grant",
+        Case(consent=[record(**SETTLED)], confirm=True, old=READY_OLD),
+        "keep",
+        "True:ConsentSettled",
+    ),
+    (
+        "on, 'common' consented by annotation: nothing to ask",
+        Case(consent=[record(**{**SETTLED, "grantedBy": "annotation"})], confirm=True, tenant="common"),
+        "sync",
+        "True:ConsentSettled",
+    ),
+    (
+        "on, 'common' by a callback that named no tenant: waits",
+        Case(consent=[record(**SETTLED)], confirm=True, tenant="common"),
+        "wait",
+        "False:ConsentConfirming",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "step", "settled"), [x[1:] for x in CONFIRM], ids=[x[0] for x in CONFIRM])
+def test_a_grant_is_created_only_once_microsoft_confirmed(case: Case, step: str, settled: str) -> None:
+    plan, report = run(case)
+    assert (plan.step, reason(report, c.CONSENT_SETTLED)) == (step, settled)
+    if step == "wait":
+        assert report.get("phase") == c.CONSENT_SETTLING
+        ready = c.find_condition(report.conditions, c.READY)
+        assert ready is not None and ready["reason"] == settled.split(":")[1]
+        assert "NylasCredential 'cred'" in ready["message"]
+        assert report.wake_after is None  # the credential wakes its grants when the record changes
