@@ -92,6 +92,24 @@ class Due:
     """The tenant to ask; None: nobody to ask (a callback that named no tenant on 'common')."""
 
 
+def _due_at(
+    record: Mapping[str, Any],
+    spec_tenant: str | None,
+    enabled: bool,
+    now: datetime,
+    last_checked: Mapping[str, datetime],
+) -> datetime | None:
+    """When ``record`` should next be asked about: None while it waits for nothing from Microsoft
+    (or still settles: the settle wake covers that), ``now`` when never asked, else the backoff."""
+    if not awaits_confirmation(record, spec_tenant, enabled):
+        return None
+    settled = c.parse_rfc3339(str(record["settledAt"]))
+    if settled > now:
+        return None
+    last = last_checked.get(str(record["scopeSet"]))
+    return now if last is None else last + recheck_after(settled, last)
+
+
 def due(
     records: list[dict[str, Any]],
     *,
@@ -101,16 +119,11 @@ def due(
     last_checked: Mapping[str, datetime],
 ) -> list[Due]:
     """The records to ask Microsoft about in this run."""
-    out = []
-    for record in records:
-        if not awaits_confirmation(record, spec_tenant, enabled):
-            continue
-        settled = c.parse_rfc3339(str(record["settledAt"]))
-        last = last_checked.get(str(record["scopeSet"]))
-        if settled > now or (last is not None and now < last + recheck_after(settled, last)):
-            continue
-        out.append(Due(str(record["scopeSet"]), confirm_tenant(record, spec_tenant)))
-    return out
+    return [
+        Due(str(record["scopeSet"]), confirm_tenant(record, spec_tenant))
+        for record in records
+        if (at := _due_at(record, spec_tenant, enabled, now, last_checked)) is not None and at <= now
+    ]
 
 
 @dataclass
@@ -155,9 +168,10 @@ def apply_answer(
             )
         )
         return
-    if record.get("confirmError") != reason:
-        out.events.append(("Warning", c.Reason.CONSENT_NOT_CONFIRMED, f"scope set {key}: {reason}"))
-    record["confirmError"] = c.cap_message(reason, 1024)
+    shown = c.cap_message(reason, 1024)
+    if record.get("confirmError") != shown:  # compared as stored: a long reason warns once
+        out.events.append(("Warning", c.Reason.CONSENT_NOT_CONFIRMED, f"scope set {key}: {shown}"))
+    record["confirmError"] = shown
 
 
 def next_check(
@@ -170,12 +184,9 @@ def next_check(
 ) -> float | None:
     """Seconds until the next check of a settled record still waiting for Microsoft, if any (the
     scheduler's timer: no handler sleeps)."""
-    times = []
-    for record in records:
-        if not awaits_confirmation(record, spec_tenant, enabled):
-            continue
-        settled = c.parse_rfc3339(str(record["settledAt"]))
-        last = last_checked.get(str(record["scopeSet"]))
-        if settled <= now:
-            times.append(now if last is None else last + recheck_after(settled, last))
+    times = [
+        at
+        for record in records
+        if (at := _due_at(record, spec_tenant, enabled, now, last_checked)) is not None
+    ]
     return max((min(times) - now).total_seconds(), 0.0) + 0.1 if times else None

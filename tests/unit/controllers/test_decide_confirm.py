@@ -204,6 +204,14 @@ def test_a_refusal_is_shown_once_and_kept_until_the_timeout_then_dropped() -> No
     assert "a new consent URL is issued" in out.events[-1][2] and out.events[-1][0] == "Warning"
 
 
+def test_a_reason_longer_than_status_keeps_is_shown_once() -> None:
+    record, out = granted(), d.Outcome()
+    endless = Answer(False, unavailable="x" * 2000)  # capped when stored
+    d.apply_answer(record, endless, now=NOW, timeout=TIMEOUT, out=out)
+    d.apply_answer(record, endless, now=NOW, timeout=TIMEOUT, out=out)
+    assert len(record["confirmError"]) <= 1024 and len(out.events) == 1
+
+
 def test_microsoft_unreachable_never_drops_a_consent() -> None:
     record, out = granted(), d.Outcome()
     late = NOW + 10 * TIMEOUT
