@@ -354,6 +354,15 @@ def readyz(port: int) -> dict[str, Any] | None:
     return dict(response.json()) if response.status_code == 200 else None
 
 
+def wait_standby_of(port: int, leader_identity: str, *, timeout: float, what: str) -> None:
+    """Until the replica on ``port`` says on /readyz that it is a standby of ``leader_identity``."""
+    k.eventually(
+        lambda: (r := readyz(port)) and r.get("role") == "standby" and r.get("leader") == leader_identity,
+        timeout=timeout,
+        what=what,
+    )
+
+
 def unschedulable_for_ports(pod: dict[str, Any]) -> bool:
     return any(
         c["type"] == "PodScheduled"
@@ -471,15 +480,7 @@ def test_two_replicas_sigkill_of_the_leader_the_standby_takes_over(scenario: Sce
     )
     leader = leader_identity.rsplit("_", 1)[0]
     (standby,) = set(pods) - {leader}
-    k.eventually(
-        lambda: (
-            (r := readyz(health_port[standby]))
-            and r.get("role") == "standby"
-            and r.get("leader") == leader_identity
-        ),
-        timeout=60,
-        what="the standby's /readyz",
-    )
+    wait_standby_of(health_port[standby], leader_identity, timeout=60, what="the standby's /readyz")
     assert (readyz(health_port[leader]) or {}).get("role") == "leader"
 
     # Work in flight when the leader dies.
@@ -546,14 +547,8 @@ def test_two_replicas_sigkill_of_the_leader_the_standby_takes_over(scenario: Sce
     assert_no_nylas_write_twice(scenario.emu.journal())
 
     # The killed container is restarted by kubelet, as a standby of the new leader.
-    k.eventually(
-        lambda: (
-            (r := readyz(health_port[leader]))
-            and r.get("role") == "standby"
-            and r.get("leader") == new_identity
-        ),
-        timeout=120,
-        what="the restarted replica back as standby",
+    wait_standby_of(
+        health_port[leader], new_identity, timeout=120, what="the restarted replica back as standby"
     )
     restarted = k.get(kc, ns, "pod", leader)
     assert restarted is not None and restarted["status"]["containerStatuses"][0]["restartCount"] == 1
