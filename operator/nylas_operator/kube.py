@@ -4,7 +4,8 @@ Owns: reading one Secret, listing/reading our objects, merge-patching their meta
 writing a grant's output Secret with an ownerReference, posting Events (in the background, in
 order per object, from bounded queues), writing the health canary ConfigMap. Credentials come from
 ``login.CredentialSource`` (a rotated token is picked up; a 401 re-reads it) on one shared
-``httpx.AsyncClient``. Does not own: watching (kopf does) or deciding anything (``controllers/``).
+``httpx.AsyncClient``; the watch streams of the watches kopf does not run (grants, Secrets'
+metadata) on a client of their own. Does not own: deciding anything (``controllers/``).
 
 Secret values are returned as ``SecretStr`` and never logged; errors carry paths, not bodies.
 
@@ -48,6 +49,9 @@ CREDENTIALS: Final = "nylascredentials"
 GRANTS: Final = "serviceaccountgrants"
 KINDS: Final = {CONNECTORS: "NylasConnector", CREDENTIALS: "NylasCredential", GRANTS: "ServiceAccountGrant"}
 SECRETS: Final = "secrets"
+FINALIZER: Final = "nylas-operator.io/finalizer"
+"""Ours, not kopf's default name: any other kopf operator that only watches our kinds removes
+kopf's default, and two operators sharing one fight (#664, #1055)."""
 METADATA_LIST: Final = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 METADATA_WATCH: Final = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 CACHED: Final = frozenset({CONNECTORS, CREDENTIALS})
@@ -114,6 +118,9 @@ class Kube:
         self._events: list[asyncio.Queue[dict[str, Any]]] = []
         self._event_tasks: list[asyncio.Task[None]] = []
         self.on_event_dropped: Callable[[], None] | None = None  # e.g. a metric's inc()
+        self.on_written: Callable[[str, str, str, str], None] | None = None
+        """Told (plural, namespace, name, resourceVersion) after each object write of this process:
+        an informer then knows which watch event is older than its own write."""
 
     async def aclose(self) -> None:
         await self.flush_events(EVENT_FLUSH_SECONDS)
@@ -198,6 +205,19 @@ class Kube:
         """Watch events of Secrets, metadata only: (type, metadata). ``WatchExpired`` when the
         apiserver no longer has ``resource_version`` (410 Gone: re-list)."""
         path = f"/api/v1/namespaces/{namespace}/secrets" if namespace else "/api/v1/secrets"
+        async for type_, obj in self._watch(path, resource_version, server_timeout, METADATA_WATCH):
+            yield type_, dict(obj.get("metadata") or {})
+
+    async def watch_objects(
+        self, plural: str, namespace: str | None, resource_version: str, *, server_timeout: int
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Watch events of one of our kinds: (type, object); ``WatchExpired`` after a 410."""
+        async for event in self._watch(self._path(plural, namespace), resource_version, server_timeout):
+            yield event
+
+    async def _watch(
+        self, path: str, resource_version: str, server_timeout: int, accept: str = "application/json"
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         params = {
             "watch": "1",
             "resourceVersion": resource_version,
@@ -216,7 +236,7 @@ class Kube:
             )
         try:
             async with self._watch_http.stream(
-                "GET", path, params=params, headers={"Accept": METADATA_WATCH}
+                "GET", path, params=params, headers={"Accept": accept}
             ) as response:
                 if response.status_code == 410:
                     raise WatchExpired(resource_version)
@@ -231,7 +251,7 @@ class Kube:
                         if obj.get("code") == 410:
                             raise WatchExpired(resource_version)
                         raise KubeError("GET", path + "?watch", int(obj.get("code") or 500))
-                    yield str(event.get("type")), dict(obj.get("metadata") or {})
+                    yield str(event.get("type")), obj
         except httpx.TransportError as exc:
             raise KubeUnavailable("GET", path + "?watch", exc) from None
 
@@ -299,6 +319,13 @@ class Kube:
         self, plural: str, namespace: str | None, limit: int = 500
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """The same, one page at a time: 10,000 parsed bodies at once cost more than 100 MB."""
+        async for items, _ in self.list_versioned(plural, namespace, limit):
+            yield items
+
+    async def list_versioned(
+        self, plural: str, namespace: str | None, limit: int = 500
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], str]]:
+        """Pages of a kind, each with the list's resourceVersion (where a watch starts)."""
         token: str | None = None
         while True:
             params: dict[str, Any] = {"limit": limit}
@@ -308,8 +335,9 @@ class Kube:
             if response.status_code == 404:
                 return
             doc = response.json()
-            yield list(doc.get("items") or [])
-            token = (doc.get("metadata") or {}).get("continue")
+            meta = doc.get("metadata") or {}
+            yield list(doc.get("items") or []), str(meta.get("resourceVersion") or "")
+            token = meta.get("continue")
             if not token:
                 return
 
@@ -342,9 +370,32 @@ class Kube:
         )
         if response.status_code == 404:
             return False
-        if self.cache.caches(plural):  # write-through: readers woken after this see the write
-            self.cache.put(plural, response.json())
+        self._written(plural, namespace, name, response)
         return True
+
+    def _written(self, plural: str, namespace: str, name: str, response: httpx.Response) -> dict[str, Any]:
+        body: dict[str, Any] = response.json()
+        if self.cache.caches(plural):  # write-through: readers woken after this see the write
+            self.cache.put(plural, body)
+        if self.on_written is not None:
+            self.on_written(plural, namespace, name, str(body.get("metadata", {}).get("resourceVersion", "")))
+        return body
+
+    async def set_finalizers(
+        self, plural: str, namespace: str, name: str, finalizers: list[str], resource_version: str
+    ) -> dict[str, Any] | None:
+        """Replace the finalizers if the object is still at ``resource_version``: the new body;
+        None when it changed meanwhile (409) or is gone (404): read it again."""
+        path = self._path(plural, namespace, name)
+        body = {"metadata": {"resourceVersion": resource_version, "finalizers": finalizers}}
+        response = await self._send(
+            "PATCH", path, json=body, headers={"Content-Type": "application/merge-patch+json"}
+        )
+        if response.status_code in (404, 409):
+            return None
+        if response.status_code >= 400:
+            raise KubeError("PATCH", path, response.status_code)
+        return self._written(plural, namespace, name, response)
 
     async def annotate(
         self, plural: str, namespace: str, name: str, annotations: Mapping[str, str | None]
@@ -375,8 +426,7 @@ class Kube:
             return False
         if response.status_code >= 400:
             raise KubeError("PATCH", path, response.status_code)
-        if self.cache.caches(plural):
-            self.cache.put(plural, response.json())
+        self._written(plural, namespace, name, response)
         return True
 
     # -- the health canary ConfigMap -------------------------------------------------------------

@@ -31,7 +31,7 @@ from nylas_operator.controllers import canary as canary_module
 from nylas_operator.controllers.handlers import build_registry
 from nylas_operator.controllers.lifecycle import register_lifecycle
 from nylas_operator.entra import DEFAULT_LOGIN_HOSTS, DEFAULT_LOGIN_URL, check_login_url
-from nylas_operator.kube import KINDS
+from nylas_operator.kube import FINALIZER, KINDS
 from nylas_operator.leader import LeaseElector, lease_timings
 from nylas_operator.login import BearerAuth, CredentialSource, tls_verify
 from nylas_operator.nylas.hosts import parse_allowed_hosts
@@ -53,7 +53,6 @@ from nylas_operator.settings import (
 
 log = logging.getLogger("nylas_operator.runner")
 
-FINALIZER = "nylas-operator.io/finalizer"
 # on.event handlers that only take note of an event: kopf's per-event INFO lines go to DEBUG.
 WATCH_ONLY_HANDLERS = (
     *(f"{plural}.activity" for plural in KINDS),
@@ -527,8 +526,7 @@ async def lead(running: Coroutine[Any, Any, None], elector: LeaseElector) -> Non
 
 def tune_kopf(settings: kopf.OperatorSettings, processing: ProcessingSettings) -> None:
     """kopf's settings, each with its reason (kopf-notes.md §2, §7)."""
-    # Our own finalizer name: kopf's default is removed by any other kopf operator that only
-    # watches our kinds, and two operators sharing it fight (#664, #1055).
+    # Our own finalizer name (kube.FINALIZER: why); grants manage it without kopf (informer.py).
     settings.persistence.finalizer = FINALIZER
     # Progress (retry state) under our own prefix, not kopf.zalando.org; the prefix starts with
     # "kopf." so these keys are excluded from the essence, while our own nylas-operator.io/*
@@ -554,17 +552,12 @@ def tune_kopf(settings: kopf.OperatorSettings, processing: ProcessingSettings) -
     settings.execution.max_workers = 4
     # No peering objects: a single replica runs standalone.
     settings.peering.standalone = True
-    # An idle worker keeps the last body it handled until it exits: with many objects listed at
-    # once (a restart at 10k grants) a long idle time holds thousands of bodies together and the
-    # allocator keeps that high-water mark for good (RSS 270 MB instead of 125 MB at 10k). A
-    # worker that exits is restarted by the next event of its object. An idle worker also holds
-    # one of the ``worker_limit`` slots, so the resume pass runs at most worker_limit / idle_timeout
-    # objects per second (1,000 / 1 s set a floor of 10 s on the resume of 10,000 grants).
+    # kopf runs connectors and credentials only (grants: controllers/informer.py). An idle worker
+    # keeps the last body it handled until it exits, and holds one of the ``worker_limit`` slots:
+    # a short idle time keeps a restart with many objects from holding them all at once.
     settings.queueing.idle_timeout = 0.2
     # At most this many objects per kind are processed at once; the others wait with just their
-    # latest event. A bulk apply of thousands of grants otherwise has every one of them waiting
-    # inside its handler for the Nylas budget, each holding a full handler context, and the
-    # allocator keeps that high-water mark for good.
+    # latest event.
     settings.queueing.worker_limit = processing.max_concurrent_reconciles
     # After its own PATCH kopf waits this long for the watch to show it before running handlers
     # again; on a loaded apiserver the watch lags more than the default 5 s and kopf re-ran

@@ -45,18 +45,20 @@ def test_google_grants_are_ready_without_consent(
     assert [e.email for e in creates] == ["dana@acme.example"]
     state = emulator.state()
     assert [g["email"] for g in state["grants"]] == ["dana@acme.example"]
-    # kopf's record of the handled spec is in status (the CRDs have room for it), not annotations.
+    # kopf's record of the handled spec (credentials, connectors) is in status, not annotations.
     handled = k.eventually(
         lambda: (
-            (k.get(kubectl, namespace, "serviceaccountgrant", "dana") or {})
+            (k.get(kubectl, namespace, "nylascredential", "workspace") or {})
             .get("status", {})
             .get("lastHandledConfiguration")
         ),
         timeout=20,
-        what="status.lastHandledConfiguration",
+        what="status.lastHandledConfiguration of the credential",
     )
-    assert json.loads(handled)["spec"]["email"] == "dana@acme.example"
+    assert json.loads(handled)["spec"]["connectorRef"]["name"] == "google"
+    # Grants are watched without kopf (informer.py): no bookkeeping of it at all.
     final = k.get(kubectl, namespace, "serviceaccountgrant", "dana") or {}
+    assert "lastHandledConfiguration" not in final["status"], final["status"]
     annotations = final["metadata"].get("annotations", {})
     assert not [a for a in annotations if a.startswith("kopf.")], annotations
 

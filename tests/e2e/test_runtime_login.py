@@ -159,7 +159,18 @@ def test_in_cluster_as_uid_without_passwd_entry_and_a_replaced_token(
     second = service_account.token("token-two")
     write_file(sa_dir / "token", second)
     service_account.revoke("token-one", first)
+    # Grants are watched by the operator's own client (informer.py); a change of the credential
+    # makes kopf write (its handled-configuration record), so kopf's client meets the refusal too.
+    kubectl("annotate", "-n", namespace, "nylascredential/workspace", "e2e.example/touched=after-revoke")
     grant_ready(kubectl, namespace, "erin", "erin@acme.example")
+    k.eventually(
+        lambda: (
+            "after-revoke"
+            in str((k.get(kubectl, namespace, "nylascredential", "workspace") or {}).get("status", {}))
+        ),
+        timeout=60,
+        what="kopf's record of the credential's new annotation (a kopf write after the revoke)",
+    )
 
     assert operator.running and operator.starts == 1, "the operator must carry on, not restart"
     logs = operator.logs()

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from e2e import kube as k
-from e2e.test_google import google_objects
+from e2e.test_google import SCOPES, google_objects
 from nylas_operator.emulator.pipeline import key_id
 
 pytestmark = pytest.mark.cluster
@@ -81,3 +81,34 @@ def test_rotation_during_a_watch_gap_reaches_nylas_and_a_label_change_does_not(
     )
     changed = {key for key in versions if versions[key] != new_versions[key]}
     assert changed == {f"{k.AZURE_SECRET}/clientSecret"}
+
+
+GRANTS_RELISTED = "the grant watch of"
+
+
+def test_a_grant_deleted_during_a_watch_gap_releases_its_mailbox_after_the_relist(
+    kubectl: k.Kubectl, namespace: str, emulator: Any, operator: Any, control_plane: Any
+) -> None:
+    """Grants have their own watch (``informer.py``): after a 410 it lists them again and forgets
+    a grant that vanished in the gap as if the watch had said so, so the grant waiting for the
+    same mailbox (``Conflict``) goes on at once instead of at its next safety recheck."""
+    k.apply(kubectl, namespace, google_objects(emulator))
+    k.wait_condition(kubectl, namespace, "serviceaccountgrant", "dana", "Ready", timeout=60)
+    k.apply(kubectl, namespace, [k.grant("dana-again", "workspace", "dana@acme.example", scopes=SCOPES)])
+    k.wait_condition(
+        kubectl, namespace, "serviceaccountgrant", "dana-again", "Ready", "False", reason="Conflict"
+    )
+
+    def change() -> None:
+        kubectl("delete", "-n", namespace, "serviceaccountgrant/dana", "--wait=true")  # Orphan: no finalizer
+
+    gap(operator, control_plane, kubectl, namespace, change)
+    k.eventually(
+        lambda: GRANTS_RELISTED in operator.logs() and "expired (410)" in operator.logs(),
+        timeout=60,
+        what="the grant re-list after 410",
+    )
+    ready = k.wait_condition(kubectl, namespace, "serviceaccountgrant", "dana-again", "Ready", timeout=60)
+    assert ready["status"]["grantId"], ready["status"]
+    creates = [e for e in emulator.journal() if e.path == "/v3/connect/custom" and e.method == "POST"]
+    assert len(creates) <= 2  # adopted or re-created once, never more

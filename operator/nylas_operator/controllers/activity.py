@@ -16,7 +16,7 @@ Does not own: any reconcile logic or metric definitions.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import kopf
@@ -114,9 +114,12 @@ def _handler(plural: str, gone: Gone | None) -> Any:
     return on_event
 
 
-def register(registry: kopf.OperatorRegistry, gone: Mapping[str, Gone] | None = None) -> None:
-    """``gone``: per kind, what to forget once an object has left the apiserver (also objects
-    deleted without a finalizer, whose delete handler never runs)."""
-    for plural in KINDS:
+def register(
+    registry: kopf.OperatorRegistry, plurals: Iterable[str], gone: Mapping[str, Gone] | None = None
+) -> None:
+    """The kinds kopf watches (grants have their own watch, ``informer.py``, which calls
+    ``observe`` the same way). ``gone``: per kind, what to forget once an object has left the
+    apiserver (also objects deleted without a finalizer, whose delete handler never runs)."""
+    for plural in plurals:
         handler = _handler(plural, (gone or {}).get(plural))
         kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{plural}.activity")(handler)

@@ -20,9 +20,10 @@ the backed-off retry of a failing Nylas delete call (``DeleteFailed``). Decision
   ``status.deletionAttempts``, ``nylas_operator_deletion_failures_total`` and
   ``nylas_operator_deletions_blocked``. The user's ways out: ``deletionPolicy: Orphan`` (a grant's
   finalizer goes at once; a connector's or credential's at its next try) or removing the finalizer.
-  The retries are kopf's delete-handler retries (``TemporaryError`` with that delay, kept in kopf's
-  progress annotations across restarts), not ``scheduler.py``: only the delete handler's success
-  removes the finalizer, and the scheduler's runs leave deleting objects to it.
+  The waits and retries raise ``TemporaryError`` with that delay: for connectors and credentials
+  kopf's delete-handler retries (kept in kopf's progress annotations across restarts; only the
+  delete handler's success removes their finalizer), for grants a scheduler timer
+  (``informer.py``, which removes the grant's finalizer itself).
 """
 
 from __future__ import annotations

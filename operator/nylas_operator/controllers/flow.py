@@ -1,7 +1,8 @@
 """The one reconcile shape shared by the three kinds: read → decide → act → report → wake.
 
-Owns: ``run()``, which every create/resume/update handler calls with its kind's ``reconcile``
-function, and ``run_queued()``, which the scheduler's workers call: both take the object's turn,
+Owns: ``run()``, which every kopf create/resume/update handler (connectors, credentials) calls
+with its kind's ``reconcile`` function, and ``run_queued()``, which the scheduler's workers call
+(every run of a grant, ``informer.py``): both take the object's turn,
 cancel a pending wake-up, honour the pause annotation (no Nylas calls at all),
 turn ``Unresolved`` and Nylas errors into conditions via ``classify()``, hand the report to
 ``writer`` (the one status write) and schedule the next look (``scheduler.py``).
@@ -30,6 +31,16 @@ from nylas_operator.kube import KINDS, KubeError
 PAUSED_ANNOTATION = "nylas-operator.io/paused"
 
 Reconcile = Callable[[Context, Mapping[str, Any], Report], Awaitable[None]]
+Read = Callable[[Context, tuple[str, str, str]], Awaitable[Mapping[str, Any] | None]]
+"""How a queued run gets its object (inside its turn); None: nothing to reconcile."""
+
+
+async def read_fresh(ctx: Context, key: tuple[str, str, str]) -> Mapping[str, Any] | None:
+    """A GET; a deleting object is left to its kind's delete handler."""
+    body = await ctx.kube.get_object(*key)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return None
+    return body
 
 
 def is_paused(body: Mapping[str, Any]) -> bool:
@@ -71,16 +82,18 @@ async def run_queued(
     status_model: type[BaseModel],
     reconcile: Reconcile,
     logger: logging.Logger | logging.LoggerAdapter[Any],
+    read: Read = read_fresh,
 ) -> None:
-    """A run started by the scheduler: a fresh read, the same reconcile, one status PATCH."""
+    """A run started by the scheduler: a fresh read (``read``), the same reconcile, one status
+    PATCH."""
     started = time.monotonic()
-    plural, namespace, name = key
+    plural = key[0]
     async with ctx.scheduler.turn(key):
         ctx.scheduler.cancel(key)
         try:
-            body = await ctx.kube.get_object(plural, namespace, name)
-            if body is None or body["metadata"].get("deletionTimestamp"):
-                return  # gone, or kopf's delete handler owns it now
+            body = await read(ctx, key)
+            if body is None:
+                return  # gone, or being deleted (its delete handler owns it now)
             report = Report(body, ctx.now(), status_model)
             await _decide_and_act(ctx, key, body, report, reconcile, _about(logger, plural, body))
             await writer.write_now(ctx, plural, body, report)

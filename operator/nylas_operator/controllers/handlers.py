@@ -1,11 +1,12 @@
-"""Registering each kind's handlers on our own kopf registry (never kopf's global default).
+"""Registering the kinds kopf runs on our own kopf registry (never kopf's global default), and
+which code runs a queued key of each kind.
 
-Owns: the table of kinds (plural, typed status model, reconcile shell, delete, which objects get
-the finalizer), one create/update/resume handler trio per kind calling its ``reconcile`` through
-``flow.run`` (which trigger fired does not matter), and a delete handler (its finalizer is
-``nylas-operator.io/finalizer``, set in the runner; a kind may limit it to the objects whose
-deletion needs the operator, e.g. grants with ``deletionPolicy: Delete``). Every handler
-returns None: kopf would copy return values into ``status.<handler id>``.
+Owns: the table of kinds (plural, typed status model, reconcile shell, delete), one
+create/update/resume handler trio per kopf-run kind (connectors, credentials) calling its
+``reconcile`` through ``flow.run`` (which trigger fired does not matter), and a delete handler (its
+finalizer is ``nylas-operator.io/finalizer``, set in the runner). Every handler returns None: kopf
+would copy return values into ``status.<handler id>``. Grants are not run by kopf: ``informer.py``
+watches them and the scheduler's runs of a grant go to it (``runner_for``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from pydantic import BaseModel
 from nylas_operator.api.common import GROUP, VERSION
 from nylas_operator.api.connector import NylasConnectorStatus
 from nylas_operator.api.credential import NylasCredentialStatus
-from nylas_operator.api.grant import ServiceAccountGrantStatus
-from nylas_operator.controllers import activity, connector, credential, flow, grant
+from nylas_operator.controllers import activity, connector, credential, flow
 from nylas_operator.controllers.context import Context, context_of
-from nylas_operator.controllers.scheduler import Key
+from nylas_operator.controllers.informer import GrantInformer
+from nylas_operator.controllers.scheduler import Key, Run
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS
 
 Delete = Callable[[Context, Mapping[str, Any], float], Awaitable[None]]
@@ -37,15 +38,11 @@ class Kind:
     status: type[BaseModel]
     reconcile: flow.Reconcile
     delete: Delete
-    needs_finalizer: Callable[[Mapping[str, Any]], bool] | None = None
-    """Which objects get the finalizer (and the delete handler); None: all. kopf adds and removes
-    the finalizer as the answer changes."""
 
 
 KINDS = (
     Kind(CONNECTORS, NylasConnectorStatus, connector.reconcile, connector.delete),
     Kind(CREDENTIALS, NylasCredentialStatus, credential.reconcile, credential.delete),
-    Kind(GRANTS, ServiceAccountGrantStatus, grant.reconcile, grant.delete, grant.deletes_from_nylas),
 )
 
 
@@ -65,13 +62,7 @@ def register_kind(registry: kopf.OperatorRegistry, kind: Kind) -> None:
     ):
         decorator(GROUP, VERSION, plural, registry=registry, id=f"{plural}.{cause}")(on_change)
 
-    needs_finalizer = kind.needs_finalizer
-
-    def when(body: kopf.Body, **_: Any) -> bool:
-        return needs_finalizer is None or needs_finalizer(body)
-
-    filtered = when if needs_finalizer is not None else None
-    kopf.on.delete(GROUP, VERSION, plural, registry=registry, id=f"{plural}.delete", when=filtered)(on_delete)
+    kopf.on.delete(GROUP, VERSION, plural, registry=registry, id=f"{plural}.delete")(on_delete)
 
 
 BY_PLURAL = {kind.plural: kind for kind in KINDS}
@@ -79,14 +70,26 @@ log = logging.getLogger("nylas_operator.flow")
 
 
 async def run_queued(ctx: Context, key: Key) -> None:
-    """What the scheduler's workers run for a key (any of the three kinds)."""
+    """What the scheduler's workers run for a key of a kopf-run kind."""
     kind = BY_PLURAL[key[0]]
     await flow.run_queued(ctx, key, kind.status, kind.reconcile, log)
 
 
+def runner_for(ctx: Context, grants: GrantInformer) -> Run:
+    """The scheduler's run: grants to their informer, the other kinds to ``run_queued``."""
+
+    async def run(key: Key) -> None:
+        if key[0] == GRANTS:
+            await grants.run(key)
+        else:
+            await run_queued(ctx, key)
+
+    return run
+
+
 def build_registry() -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
-    activity.register(registry, gone={GRANTS: grant.gone, CONNECTORS: connector.gone})
+    activity.register(registry, [kind.plural for kind in KINDS], gone={CONNECTORS: connector.gone})
     for kind in KINDS:
         register_kind(registry, kind)
     return registry

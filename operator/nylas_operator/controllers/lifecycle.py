@@ -11,7 +11,7 @@ index and recorder;
 then LISTs the served namespaces once to fill the claims table and the consent index before any
 object handler runs (so a restart decides conflicts like before); then starts the callback and
 metrics servers, ensures the canary ConfigMap, starts the canary loop and marks the operator
-started. Does not own: any reconcile logic.
+started. The grant informer (``informer.py``) starts after the warm-up. Does not own: any reconcile logic.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from nylas_operator.controllers.clients import AppKey, ClientPool
 from nylas_operator.controllers.consent import ConsentIndex, Recorder
 from nylas_operator.controllers.context import Context, context_of, utcnow
 from nylas_operator.controllers.drift import DriftRegistry, Known
+from nylas_operator.controllers.informer import GrantInformer
 from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.controllers.secrets_watch import SecretWatches
 from nylas_operator.diffbase import storage_for
@@ -122,12 +123,7 @@ async def start(
         confirmer=_confirmer(op),
     )
     memo.ctx = ctx
-    scheduler.start(lambda key: handlers.run_queued(ctx, key))
-    scopes: list[str | None] = [None] if op.watch.all_namespaces else list(op.watch.namespaces)
-    await warm_claims(ctx, scopes)
-    # Secrets: metadata only, from now on (start-up resumes every object, which reads its Secrets).
-    memo.secret_watches = SecretWatches(kube, scheduler, scopes)
-    memo.secret_watches.start()
+    await _start_watches(memo, ctx)
     memo.sites += await _serve(ctx, metrics)
     if op.canary.enabled and op.canary.namespace:
         try:
@@ -137,6 +133,18 @@ async def start(
         memo.canary_task = asyncio.create_task(memo.health.run_canary(), name="health canary")
     memo.health.mark_started()
     return ctx
+
+
+async def _start_watches(memo: kopf.Memo, ctx: Context) -> None:
+    op = ctx.settings
+    scopes: list[str | None] = [None] if op.watch.all_namespaces else list(op.watch.namespaces)
+    memo.grants = GrantInformer(ctx, memo, scopes)
+    ctx.scheduler.start(handlers.runner_for(ctx, memo.grants))
+    await warm_claims(ctx, scopes, memo.grants)
+    memo.grants.start()  # lists the grants again and looks at each (kopf resumes the other kinds)
+    # Secrets: metadata only, from now on (start-up resumes every object, which reads its Secrets).
+    memo.secret_watches = SecretWatches(ctx.kube, ctx.scheduler, scopes)
+    memo.secret_watches.start()
 
 
 async def _diffbase_storage(kube: Kube, kopf_prefix: str) -> kopf.DiffBaseStorage:
@@ -158,9 +166,11 @@ def known_grants(claims: Claims, app: AppKey) -> dict[str, Known]:
     }
 
 
-async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
+async def warm_claims(
+    ctx: Context, namespaces: list[str | None], grants: GrantInformer | None = None
+) -> None:
     """Fill the claims table, the consent index and the usage index from one LIST per kind, before
-    any handler runs."""
+    any handler runs (``grants``: told of each grant listed)."""
     for namespace in namespaces:
         try:
             connectors = await ctx.kube.list_objects(CONNECTORS, namespace)
@@ -181,6 +191,8 @@ async def warm_claims(ctx: Context, namespaces: list[str | None]) -> None:
                 for body in page:
                     ctx.usage.observe(GRANTS, None, body)
                     ctx.claims.observe(GRANTS, None, body)
+                    if grants is not None:
+                        grants.note_listed(body)
         except KubeError as exc:
             log.warning("warm-up LIST of grants failed in %s: %s", namespace or "all namespaces", exc)
 
@@ -248,6 +260,9 @@ async def stop(memo: kopf.Memo) -> None:
     watches: SecretWatches | None = getattr(memo, "secret_watches", None)
     if watches is not None:
         await watches.stop()
+    informer: GrantInformer | None = getattr(memo, "grants", None)
+    if informer is not None:
+        await informer.stop()
     await ctx.drift.stop()
     if ctx.confirmer is not None:
         await ctx.confirmer.close()

@@ -2,11 +2,11 @@
 
 Owns: the delayed queue (settle ends, retry backoff, consent expiry, safety rechecks, drift
 findings, parent→child and child→parent wakes, claim releases, Secret rotation), the workers that
-run queued reconciles (``flow.run_queued``: a fresh GET, the reconcile, one status PATCH; no
-annotation, no kopf cycle, no diffbase write), one reconcile at a time per object (kopf's
-handlers take the same per-object turn), per-object consecutive-failure counters, and which
-version of its parent each dependent last read (so a parent's transition wakes only the
-dependents that decided on an older version).
+run queued reconciles (``flow.run_queued``: a fresh read, the reconcile, one status PATCH; no
+annotation, no kopf cycle, no diffbase write; every run of a grant comes through here), one
+reconcile at a time per object (kopf's handlers take the same per-object turn), per-object
+consecutive-failure counters, and which version of its parent each dependent last read (so a
+parent's transition wakes only the dependents that decided on an older version).
 
 Why not ``kopf.TemporaryError(delay=...)``: a delayed kopf handler is not invoked by any change
 before its delay ends (kopf-notes §1), so a consent, a Secret or a spec fix would wait for it.
@@ -16,8 +16,9 @@ diffbase write, and showed up in ``status.lastHandledConfiguration``.
 A status handed to kopf's patch lands only after the handler returns: until the watch shows a
 newer event of that object, its queued runs wait (``written``/``seen``), so a queued run never
 decides on a status older than one this process wrote. Timers live in memory only; after a
-restart kopf's resume handlers reconcile every object, and each run re-arms its timer from what
-its status says (``eligibleAt``, ``settledAt``, ``expiresAt``).
+restart every object is looked at once (grants: the informer's first listing; connectors and
+credentials: kopf's resume handlers), and each run re-arms its timer from what its status says
+(``eligibleAt``, ``settledAt``, ``expiresAt``).
 Does not own: deciding when to look again (the ``decide_*`` modules through ``Report.wake``).
 """
 
