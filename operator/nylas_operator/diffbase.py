@@ -1,6 +1,7 @@
 """Where kopf keeps the configuration it last handled: in ``status``, not in an annotation.
 
-Owns: ``StatusDiffBase``, kopf's diffbase storage for our kinds. kopf writes the diffbase after
+Owns: ``StatusDiffBase``, kopf's diffbase storage for the kinds kopf runs (connectors and
+credentials; grants have no diffbase, ``controllers/informer.py``). kopf writes the diffbase after
 every handled change; in an annotation that is a body PATCH of its own, next to the status PATCH
 of the same cycle, while in ``status`` it rides in that one status PATCH (one apiserver write and
 one watch event less per reconcile). Objects handled by an earlier version keep their annotation

@@ -6,7 +6,6 @@ from pydantic import ConfigDict, Field
 
 from nylas_operator.api.common import (
     DELETION_POLICY_DESCRIPTION,
-    HANDLED_CONFIGURATION_DESCRIPTION,
     CamelModel,
     Condition,
     DeletionPolicy,
@@ -108,7 +107,4 @@ class ServiceAccountGrantStatus(CamelModel):
         default=None,
         description="Failed attempts to delete the Nylas object of this deletion so far (deletionPolicy "
         "Delete); the Ready condition (reason DeleteFailed) says when the next one is.",
-    )
-    last_handled_configuration: str | None = Field(
-        default=None, description=HANDLED_CONFIGURATION_DESCRIPTION
     )

@@ -40,7 +40,7 @@ from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.controllers.secrets_watch import SecretWatches
 from nylas_operator.diffbase import storage_for
 from nylas_operator.entra import TokenClient
-from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, KINDS, Kube, KubeError
+from nylas_operator.kube import CONNECTORS, CREDENTIALS, GRANTS, Kube, KubeError
 from nylas_operator.leader import LeaseElector
 from nylas_operator.login import CredentialSource
 from nylas_operator.observability.health import HealthState, make_health_app, make_metrics_app
@@ -148,9 +148,10 @@ async def _start_watches(memo: kopf.Memo, ctx: Context) -> None:
 
 
 async def _diffbase_storage(kube: Kube, kopf_prefix: str) -> kopf.DiffBaseStorage:
-    """In status when the installed CRDs have room for it (``diffbase.py``)."""
+    """In status when the installed CRDs of the kinds kopf runs have room for it (``diffbase.py``;
+    grants have no diffbase: ``informer.py``)."""
     crds: dict[str, Any] = {}
-    for plural in KINDS:
+    for plural in (CONNECTORS, CREDENTIALS):
         try:
             crds[plural] = await kube.read_crd(plural)
         except (KubeError, httpx.HTTPError) as exc:  # no answer: judge by the CRDs that answered
