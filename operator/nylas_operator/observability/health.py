@@ -22,6 +22,8 @@ failing reconciles of individual objects (metrics show those); Nylas outages (a 
 help, so they must not fail liveness).
 Canary *write* failures (apiserver unreachable, RBAC) make readiness fail after
 ``write_failures_unready`` in a row, never liveness: restarting the pod does not fix the apiserver.
+A write failure also voids the tokens still waiting to be seen (the outage may have cut the watch
+before their events arrived).
 """
 
 from __future__ import annotations
@@ -140,7 +142,12 @@ class HealthState:
             self._forget(token)
             raise
         except Exception as exc:
-            self._forget(token)
+            # The apiserver is unreachable (or refuses): a token written just before the outage
+            # may never come back through a watch the same outage cut, so no pending token proves
+            # a dead watch any more (liveness must stay green through an apiserver outage). The
+            # first write after it starts the check afresh.
+            self._written.clear()
+            self._unconfirmed_since = None
             self._write_failures += 1
             log.warning(
                 "Health canary write failed (%d in a row): %s", self._write_failures, type(exc).__name__

@@ -155,6 +155,26 @@ async def test_canary_write_failures_fail_readiness_not_liveness() -> None:
     assert health.readiness() == []
 
 
+async def test_a_token_lost_to_an_apiserver_outage_does_not_fail_liveness() -> None:
+    """The write lands, then the apiserver stops before the watch delivers it (CI saw this once):
+    the failed writes that follow are the outage, not a dead watch."""
+    clock = Clock()
+    health, watch = make(clock, canary_deadline=10, write_failures_unready=3)
+    health.mark_started()
+    await health.canary_once()  # written; its event is lost with the connection
+    watch.fail_writes = True
+    await health.canary_once()
+    clock.now += 100
+    assert health.liveness() == []
+    assert health.readiness() == []  # one failed write: not yet unready (3 in a row)
+    watch.fail_writes = False
+    await health.canary_once()  # back: a fresh token, checked against the deadline again
+    clock.now += 11
+    assert checks(health.liveness()) == [("canary", "configmaps")]
+    watch.deliver(watch.written[-1])
+    assert health.liveness() == []
+
+
 def test_stopping_fails_readiness_only() -> None:
     health = HealthState()
     health.mark_started()
