@@ -44,15 +44,13 @@ import kopf
 from nylas_operator.api.conditions import parse_rfc3339
 from nylas_operator.api.grant import ServiceAccountGrantStatus
 from nylas_operator.controllers import activity, flow, grant
+from nylas_operator.controllers.background import WATCH_TIMEOUT, cancel_all, retry_delay
 from nylas_operator.controllers.context import Context
 from nylas_operator.controllers.scheduler import Key
 from nylas_operator.kube import FINALIZER, GRANTS, WatchExpired
 
 log = logging.getLogger("nylas_operator.grants")
 
-WATCH_TIMEOUT = 600
-"""The apiserver ends each watch after this many seconds; the watch then resumes where it was."""
-RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 HIGH_WATER = 256
 """Bodies waiting for a worker: a listing pauses there, the watch keeps only keys beyond it."""
 ROOM_PATIENCE = 5.0
@@ -156,11 +154,7 @@ class GrantInformer:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks = []
 
     async def _follow(self, namespace: str | None) -> None:
@@ -182,7 +176,7 @@ class GrantInformer:
                 version, failures = None, 0
                 self.relists += 1
             except Exception as exc:  # KubeError, KubeUnavailable, a broken line: list again
-                delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                delay = retry_delay(failures)
                 failures += 1
                 log.warning(
                     "the grant watch of %s failed (%s); listing again in %.1fs",

@@ -27,20 +27,16 @@ deciding what a rotation means for Nylas (``status.secretVersions`` in the shell
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nylas_operator.controllers.background import WATCH_TIMEOUT, cancel_all, retry_delay
 from nylas_operator.controllers.scheduler import Scheduler
 from nylas_operator.kube import CONNECTORS, CREDENTIALS, SECRETS, Kube, KubeError, WatchExpired
 
 log = logging.getLogger("nylas_operator.secrets")
-
-WATCH_TIMEOUT = 600
-"""The apiserver ends each watch after this many seconds; the watch then resumes where it was."""
-RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def referenced_secrets(plural: str, spec: Mapping[str, Any]) -> set[str]:
@@ -217,7 +213,7 @@ class SecretWatch:
                 await self.watch_once()
                 failures = 0
             except Exception as exc:  # KubeError, KubeUnavailable, a broken line: retry
-                delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                delay = retry_delay(failures)
                 failures += 1
                 log.warning(
                     "Secret watch of %s failed (%s); again in %.1fs",
@@ -241,9 +237,5 @@ class SecretWatches:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks = []
